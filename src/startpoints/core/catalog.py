@@ -1,0 +1,63 @@
+"""Rules over a whole catalog of start points: unique display names, and the names it serves by."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from startpoints.core.problem import Problem
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One checked start point: where its manifest.json is and what it holds."""
+
+    file: str
+    manifest: dict[str, Any]
+    source: str | None = None
+
+
+def problems(entries: Sequence[Entry]) -> list[Problem]:
+    """Catalog-wide problems: a display_name must be unique across the catalog."""
+    by_name: dict[Any, list[Entry]] = {}
+    for entry in entries:
+        name = entry.manifest.get("display_name")
+        if isinstance(name, str) and name:
+            by_name.setdefault(name, []).append(entry)
+    found = []
+    for name, clashing in by_name.items():
+        if len(clashing) > 1:
+            others = ", ".join(_where(e) for e in clashing)
+            found += [
+                Problem(
+                    e.file,
+                    f"is not unique in the catalog: {others}",
+                    "display_name",
+                    name,
+                    e.source,
+                )
+                for e in clashing
+            ]
+    return found
+
+
+def served_names(manifests: Sequence[dict[str, Any]]) -> list[str]:
+    """cyber-dojo's naming rule: "<language>, <test_framework>" when every manifest has both and
+    those names are unique, else each raw display_name."""
+    pairs = [_language_framework(m) for m in manifests]
+    names = [p for p in pairs if p is not None]
+    if len(names) == len(manifests) and len(set(names)) == len(names):
+        return names
+    return [str(m.get("display_name")) for m in manifests]
+
+
+def _language_framework(manifest: dict[str, Any]) -> str | None:
+    language, framework = manifest.get("language"), manifest.get("test_framework")
+    if isinstance(language, list) and isinstance(framework, list) and language and framework:
+        return f"{language[0]}, {framework[0]}"
+    return None
+
+
+def _where(entry: Entry) -> str:
+    return f"{entry.source} ({entry.file})" if entry.source else entry.file

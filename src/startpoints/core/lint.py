@@ -1,0 +1,49 @@
+"""Find the start points under some folders and check each, and all of them together."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from startpoints.core import catalog, manifest
+from startpoints.core.manifest import Kind
+from startpoints.core.problem import Problem
+
+
+@dataclass
+class Report:
+    entries: list[catalog.Entry] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def find_start_points(path: Path) -> list[Path]:
+    """Every folder at or under `path` that holds a manifest.json, skipping .git; sorted."""
+    if (path / manifest.MANIFEST).is_file():
+        return [path]
+    found = []
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if d != ".git")
+        if manifest.MANIFEST in files:
+            found.append(Path(root))
+    return sorted(found)
+
+
+def lint(paths: Iterable[Path], kind: Kind) -> Report:
+    report = Report()
+    for path in paths:
+        if not path.exists():
+            report.problems.append(Problem(str(path), "does not exist"))
+            continue
+        dirs = find_start_points(path)
+        if not dirs:
+            report.problems.append(Problem(str(path), "holds no manifest.json"))
+        for directory in dirs:
+            file = str(directory / manifest.MANIFEST)
+            loaded, problems = manifest.check_dir(directory, kind, file)
+            report.problems += problems
+            if loaded is not None:
+                report.entries.append(catalog.Entry(file, loaded))
+    report.problems += catalog.problems(report.entries)
+    return report

@@ -1,0 +1,46 @@
+"""A Problem: one broken rule, naming the file, key and value concerned and what is wrong."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+_NO_VALUE: Any = object()
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    reason: str
+    key: str | None = None
+    value: Any = field(default=_NO_VALUE, compare=False)
+    source: str | None = None
+
+    def at(self, file: str) -> Problem:
+        return replace(self, file=file)
+
+    def from_source(self, source: str) -> Problem:
+        return replace(self, source=source)
+
+    def __str__(self) -> str:
+        where = f"{self.source}: {self.file}" if self.source else self.file
+        parts = [where]
+        if self.key is not None:
+            shown = "" if self.value is _NO_VALUE else f"={_show(self.value)}"
+            parts.append(f"{self.key}{shown}")
+        parts.append(self.reason)
+        return ": ".join(parts)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"file": self.file, "key": self.key, "reason": self.reason}
+        if self.value is not _NO_VALUE:
+            out["value"] = self.value
+        if self.source is not None:
+            out["source"] = self.source
+        return out
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:77] + "..."

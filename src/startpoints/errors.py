@@ -1,0 +1,37 @@
+"""The exception tree every layer raises, so callers can branch on what went wrong."""
+
+
+class StartpointsError(Exception):
+    """Base of every error this package raises on purpose; its message names the thing concerned."""
+
+
+class BadReference(StartpointsError):
+    """An image reference does not follow Docker's grammar or the `oci:PATH[:NAME]` form."""
+
+
+class InvalidStartPoint(StartpointsError):
+    """A start point (or a set of them) breaks the manifest rules; `problems` lists each one."""
+
+    def __init__(self, message: str, problems: list[object]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class NotFound(StartpointsError):
+    """An image, manifest or blob is absent from its store."""
+
+
+class TagConflict(StartpointsError):
+    """A tag already names other content: tags are never overwritten."""
+
+
+class StoreError(StartpointsError):
+    """A registry or layout failed to answer properly (unreachable, 5xx, bad digest, refused)."""
+
+
+class GitError(StartpointsError):
+    """A git repository could not be read (not a repo, unknown commit, git failed)."""
+
+
+class UnsafeContent(StartpointsError):
+    """A tree or archive holds something that must not be packed or unpacked (links leaving it, devices)."""

@@ -85,6 +85,10 @@ class Reference:
     def with_digest(self, digest: str) -> Reference:
         return replace(self, digest=digest)
 
+    def at_digest(self, digest: str) -> Reference:
+        """The same repository, naming `digest` alone (no tag)."""
+        return replace(self, tag=None, digest=digest)
+
     def with_repository(self, repository: str) -> Reference:
         return replace(self, repository=repository, tag=None, digest=None)
 

@@ -1,0 +1,8 @@
+#!/usr/bin/env bats
+
+load hiker
+
+@test "life, the universe and everything" {
+  run answer
+  [ "$output" = "42" ]
+}

@@ -1,0 +1,5 @@
+from hiker import global_answer
+
+
+def test_life_the_universe_and_everything():
+    assert global_answer() == 42

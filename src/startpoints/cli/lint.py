@@ -1,0 +1,38 @@
+"""`startpoints lint PATH... [--kind K]`: check start point folders, listing every problem."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add(verbs: Any) -> None:
+    parser = verbs.add_parser("lint", help="check start point folders (or trees holding them)")
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    parser.add_argument("--kind", choices=("languages", "custom", "exercises"), default="languages")
+    parser.add_argument("--json", action="store_true", help="print the problems as JSON")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from startpoints.core.lint import lint
+
+    report = lint(args.paths, args.kind)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "start_points": len(report.entries),
+                    "problems": [p.as_json() for p in report.problems],
+                }
+            )
+        )
+    else:
+        for problem in report.problems:
+            print(problem)
+    checked = f"{len(report.entries)} start points checked ({args.kind})"
+    print(f"{checked}, {len(report.problems)} problems", file=sys.stderr)
+    return 1 if report.problems else 0

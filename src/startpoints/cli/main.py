@@ -1,0 +1,49 @@
+"""Argument parsing and error reporting for every verb; each verb lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from startpoints import __version__
+from startpoints.errors import InvalidStartPoint, StartpointsError
+
+KINDS = ("languages", "custom", "exercises")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except InvalidStartPoint as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        print(f"startpoints: error: {error}", file=sys.stderr)
+        return 1
+    except StartpointsError as error:
+        print(f"startpoints: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def docker_config() -> Path | None:
+    """config.json where Docker looks for it: $DOCKER_CONFIG, else ~/.docker."""
+    folder = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    path = Path(folder) / "config.json"
+    return path if path.is_file() else None
+
+
+def _parser() -> argparse.ArgumentParser:
+    from startpoints.cli import lint, publish
+
+    parser = argparse.ArgumentParser(prog="startpoints", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"startpoints {__version__}")
+    verbs = parser.add_subparsers(required=True, metavar="COMMAND")
+    lint.add(verbs)
+    publish.add(verbs)
+    return parser

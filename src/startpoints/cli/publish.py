@@ -1,0 +1,56 @@
+"""`startpoints publish REPO_DIR --image NAME[:TAG|@DIGEST]`: push a commit's start-point image."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add(verbs: Any) -> None:
+    parser = verbs.add_parser(
+        "publish", help="publish REPO_DIR's start_point/ as a start-point image"
+    )
+    parser.add_argument("repo_dir", type=Path, metavar="REPO_DIR")
+    parser.add_argument(
+        "--image", required=True, metavar="NAME[:TAG|@DIGEST]", help="the language image"
+    )
+    parser.add_argument(
+        "--startpoints-repo",
+        metavar="NAME",
+        help="default: NAME's registry/cyberdojostartpoints/<last part>",
+    )
+    parser.add_argument("--sha", help="the commit to publish (default: REPO_DIR's HEAD)")
+    parser.add_argument(
+        "--source", help="org.opencontainers.image.source (default: the origin URL)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print a JSON summary before the reference line"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from startpoints.cli.main import docker_config
+    from startpoints.core import reference
+    from startpoints.oci.stores import Stores
+    from startpoints.workflows import publish
+
+    request = publish.Request(
+        repo_dir=args.repo_dir,
+        image=reference.parse(args.image),
+        startpoints_repo=reference.parse(args.startpoints_repo) if args.startpoints_repo else None,
+        sha=args.sha,
+        source=args.source,
+    )
+    result = publish.publish(request, Stores(docker_config=docker_config()), say=_say)
+    if args.json:
+        print(json.dumps(result.as_json()))
+    print(result.start_point)
+    return 0
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)

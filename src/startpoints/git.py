@@ -1,0 +1,111 @@
+"""Reading git repositories through the git command: commits, their time, and files at a commit."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import tarfile
+import urllib.parse
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from startpoints.errors import GitError, UnsafeContent
+
+_HEX = re.compile(r"[0-9a-f]{4,40}")
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str  # 40 hex
+    created: str  # the commit time, RFC 3339 in UTC
+
+    @property
+    def sha7(self) -> str:
+        return self.sha[:7]
+
+
+def resolve(repo: Path, revision: str = "HEAD") -> Commit:
+    """The commit `revision` names in `repo`."""
+    if revision != "HEAD" and not _HEX.fullmatch(revision):
+        raise GitError(f"{revision!r} is not a commit sha (4 to 40 lowercase hex digits)")
+    out = _git(
+        repo,
+        "show",
+        "-s",
+        "--format=%H %ct",
+        f"{revision}^{{commit}}",
+        doing=f"reading commit {revision}",
+    )
+    sha, seconds = out.split()
+    return Commit(sha, datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def origin_url(repo: Path) -> str | None:
+    """remote.origin.url without any user or password in it, or None."""
+    try:
+        url = _git(
+            repo, "config", "--get", "remote.origin.url", doing="reading remote.origin.url"
+        ).strip()
+    except GitError:
+        return None
+    return strip_credentials(url) if url else None
+
+
+def strip_credentials(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme and "@" in parts.netloc:
+        return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return url
+
+
+def is_folder(repo: Path, commit: Commit, path: str) -> bool:
+    """Whether `path` is a folder in `commit`."""
+    try:
+        kind = _git(repo, "cat-file", "-t", f"{commit.sha}:{path}", doing=f"looking for {path}")
+    except GitError:
+        return False
+    return kind.strip() == "tree"
+
+
+def export(repo: Path, commit: Commit, folder: str, destination: Path) -> Path:
+    """Write `folder` as committed in `commit` under `destination`; return where it landed.
+
+    Taken from the commit, not the work tree, so the content always matches the sha.
+    """
+    archive = _git_bytes(
+        repo,
+        "archive",
+        "--format=tar",
+        commit.sha,
+        "--",
+        folder,
+        doing=f"reading {folder}/ at {commit.sha7}",
+    )
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        try:
+            tar.extractall(destination, filter="data")
+        except tarfile.FilterError as error:
+            raise UnsafeContent(f"{repo}: {folder}/ at {commit.sha7}: {error}") from None
+    return destination / folder
+
+
+def _git(repo: Path, *args: str, doing: str) -> str:
+    return _git_bytes(repo, *args, doing=doing).decode()
+
+
+def _git_bytes(repo: Path, *args: str, doing: str) -> bytes:
+    if not repo.is_dir():
+        raise GitError(f"{repo}: no such directory")
+    try:
+        result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False)
+    except FileNotFoundError:
+        raise GitError("git is not installed") from None
+    if result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip().splitlines()
+        detail = message[-1] if message else f"exit {result.returncode}"
+        if "not a git repository" in detail:
+            raise GitError(f"{repo}: not a git repository")
+        raise GitError(f"{repo}: {doing}: {detail}")
+    return result.stdout

@@ -1,0 +1,1 @@
+"""OCI mechanics: reproducible layers, images, and the stores they go to (registry, `oci:` layout)."""

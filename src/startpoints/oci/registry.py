@@ -1,0 +1,250 @@
+"""A registry as a Store, over the OCI distribution API.
+
+The only module that imports the registry client library (oras-py, on requests): it
+brings token auth and docker config.json credentials; every error it or requests
+raise leaves here as a StoreError or NotFound naming the registry and the object.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import oras.provider
+import requests
+import requests.adapters
+
+from startpoints.core.reference import Reference
+from startpoints.errors import NotFound, StoreError
+from startpoints.oci import mediatypes
+from startpoints.oci.descriptor import Descriptor, sha256
+
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Bounded retries with capped exponential backoff for connection errors, 429 and 5xx.
+
+    oras' own retry decorator is bypassed: it sleeps 3, 5, 11, 29 then 83 s and retries
+    only on 500, so a down registry would hang a CI job for two minutes.
+    """
+
+    attempts: int = 5
+    backoff: float = 0.25
+    cap: float = 4.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.cap, self.backoff * 2**attempt))
+
+
+class RegistryStore:
+    def __init__(
+        self,
+        host: str,
+        *,
+        plain_http: bool,
+        docker_config: Path | None = None,
+        retry: Retry | None = None,
+        pool_size: int = 16,
+    ) -> None:
+        self.host = host
+        self.scheme = "http" if plain_http else "https"
+        self.retry = retry or Retry()
+        self._docker_config = docker_config
+        self._session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._clients: dict[str, Any] = {}
+
+    # --- Store ---------------------------------------------------------------------------
+
+    def resolve(self, ref: Reference) -> Descriptor | None:
+        response = self._request(ref, "HEAD", f"manifests/{ref.identifier}", accept=True)
+        if response.status_code == 404:
+            return None
+        self._check(response, ref, "resolving")
+        digest = response.headers.get("Docker-Content-Digest")
+        media_type = response.headers.get("Content-Type", "").split(";")[0]
+        size = response.headers.get("Content-Length")
+        if digest and media_type in mediatypes.MANIFESTS and size is not None:
+            return Descriptor(media_type, digest, int(size))
+        return self.fetch_manifest(ref)[1]  # a registry that HEADs poorly
+
+    def fetch_manifest(self, ref: Reference) -> tuple[bytes, Descriptor]:
+        response = self._request(ref, "GET", f"manifests/{ref.identifier}", accept=True)
+        if response.status_code == 404:
+            raise NotFound(f"{ref}: manifest not found in {self.host}")
+        self._check(response, ref, "fetching manifest of")
+        data = response.content
+        media_type = response.headers.get("Content-Type", "").split(";")[0]
+        if media_type not in mediatypes.MANIFESTS:
+            media_type = _media_type_inside(data, ref)
+        descriptor = Descriptor(media_type, sha256(data), len(data))
+        if ref.digest and descriptor.digest != ref.digest:
+            raise StoreError(f"{ref}: registry sent a manifest with digest {descriptor.digest}")
+        return data, descriptor
+
+    def fetch_blob(self, ref: Reference, descriptor: Descriptor) -> bytes:
+        response = self._request(ref, "GET", f"blobs/{descriptor.digest}")
+        if response.status_code == 404:
+            raise NotFound(f"{ref}: blob {descriptor.digest} not found in {self.host}")
+        self._check(response, ref, f"fetching blob {descriptor.digest} of")
+        return descriptor.verify(response.content, str(ref))
+
+    def has_blob(self, ref: Reference, descriptor: Descriptor) -> bool:
+        response = self._request(ref, "HEAD", f"blobs/{descriptor.digest}")
+        if response.status_code == 404:
+            return False
+        self._check(response, ref, f"checking blob {descriptor.digest} of")
+        return True
+
+    def push_blob(self, ref: Reference, descriptor: Descriptor, data: bytes) -> None:
+        descriptor.verify(data, str(ref))
+
+        def upload() -> requests.Response:
+            # A monolithic upload: POST opens a session, PUT ?digest= sends it all and closes it.
+            opened = self._request(ref, "POST", "blobs/uploads/", retry=False)
+            self._check(opened, ref, "starting a blob upload to", raise_retryable=True)
+            location = opened.headers.get("Location", "")
+            if location.startswith("/"):
+                location = f"{self.scheme}://{self.host}{location}"
+            separator = "&" if "?" in location else "?"
+            headers = {"Content-Type": "application/octet-stream", "Content-Length": str(len(data))}
+            return self._send(
+                ref, "PUT", f"{location}{separator}digest={descriptor.digest}", headers, data
+            )
+
+        response = self._with_retries(ref, upload)
+        self._check(response, ref, f"uploading blob {descriptor.digest} to")
+
+    def push_manifest(self, ref: Reference, data: bytes, media_type: str) -> Descriptor:
+        descriptor = Descriptor.of(data, media_type)
+        target = ref.tag or descriptor.digest
+        headers = {"Content-Type": media_type}
+        response = self._request(ref, "PUT", f"manifests/{target}", headers=headers, data=data)
+        self._check(response, ref, "pushing manifest of")
+        return descriptor
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _client(self, ref: Reference) -> Any:
+        """One oras client per repository: its bearer token is scoped to that repository."""
+        repository = ref.api_repository
+        if repository not in self._clients:
+            client = oras.provider.Registry(hostname=self.host, insecure=self.scheme == "http")
+            client.session = client.auth.session = self._session
+            configs = [str(self._docker_config)] if self._docker_config else None
+            client.auth.load_configs(client.get_container(f"{self.host}/{repository}"), configs)
+            self._clients[repository] = client
+        return self._clients[repository]
+
+    def _request(
+        self,
+        ref: Reference,
+        method: str,
+        path: str,
+        *,
+        accept: bool = False,
+        headers: dict[str, str] | None = None,
+        data: bytes | None = None,
+        retry: bool = True,
+    ) -> requests.Response:
+        headers = dict(headers or {})
+        if accept:
+            headers["Accept"] = ", ".join(mediatypes.MANIFESTS)
+        url = f"{self.scheme}://{self.host}/v2/{ref.api_repository}/{path}"
+
+        def send() -> requests.Response:
+            return self._send(ref, method, url, headers, data)
+
+        return self._with_retries(ref, send) if retry else send()
+
+    def _send(
+        self, ref: Reference, method: str, url: str, headers: dict[str, str], data: bytes | None
+    ) -> requests.Response:
+        client = self._client(ref)
+        # oras' do_request brings auth (anonymous or docker config credentials → bearer
+        # token); __wrapped__ skips its slow retry decorator, ours is _with_retries.
+        do_request = type(client).do_request.__wrapped__
+        try:
+            response: requests.Response = do_request(
+                client, url, method, data=data, headers=dict(headers)
+            )
+        except requests.RequestException as error:
+            raise _Retryable(
+                f"{self.host} unreachable while {method} {ref}: {_short(error)}"
+            ) from None
+        except (ValueError, oras.auth.AuthenticationException) as error:
+            raise StoreError(
+                f"{self.host}: authentication for {ref.name} failed: {error}"
+            ) from None
+        return response
+
+    def _with_retries(
+        self, ref: Reference, call: Callable[[], requests.Response]
+    ) -> requests.Response:
+        last = ""
+        for attempt in range(self.retry.attempts):
+            if attempt:
+                time.sleep(self.retry.delay(attempt - 1))
+            try:
+                response = call()
+            except _Retryable as error:
+                last = str(error)
+                continue
+            if response.status_code not in _RETRY_STATUS:
+                return response
+            last = (
+                f"{self.host} answered {response.status_code} for {response.request.method} {ref}"
+            )
+        raise StoreError(f"{last} (gave up after {self.retry.attempts} attempts)")
+
+    def _check(
+        self,
+        response: requests.Response,
+        ref: Reference,
+        doing: str,
+        *,
+        raise_retryable: bool = False,
+    ) -> None:
+        if response.status_code < 400:
+            return
+        message = f"{doing} {ref}: {self.host} answered {response.status_code}{_errors(response)}"
+        if raise_retryable and response.status_code in _RETRY_STATUS:
+            raise _Retryable(message)
+        if response.status_code in (401, 403):
+            raise StoreError(f"{message} (check the credentials in docker config.json)")
+        raise StoreError(message)
+
+
+class _Retryable(StoreError):
+    """A failure worth another attempt: a connection error, 429 or 5xx."""
+
+
+def _errors(response: requests.Response) -> str:
+    try:
+        errors = response.json().get("errors", [])
+        return "".join(
+            f"; {e.get('code')}: {e.get('message')}" for e in errors if isinstance(e, dict)
+        )
+    except (ValueError, AttributeError):
+        return ""
+
+
+def _short(error: Exception) -> str:
+    text = str(error)
+    return text if len(text) < 200 else text[:197] + "..."
+
+
+def _media_type_inside(data: bytes, ref: Reference) -> str:
+    import json
+
+    try:
+        return str(json.loads(data)["mediaType"])
+    except (ValueError, KeyError, TypeError):
+        raise StoreError(f"{ref}: registry sent something that is not a manifest") from None

@@ -1,0 +1,47 @@
+"""Opening the store a reference lives in: a registry host or an `oci:` layout folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from startpoints.core.reference import Reference
+from startpoints.oci.layout import LayoutStore
+from startpoints.oci.store import Store
+
+if TYPE_CHECKING:
+    from startpoints.oci.registry import RegistryStore, Retry
+
+
+@dataclass
+class Stores:
+    """One store per registry host or layout, reused so connections and tokens are too."""
+
+    docker_config: Path | None = None
+    retry: Retry | None = None
+    _open: dict[str, Store] = field(default_factory=dict)
+
+    def for_ref(self, ref: Reference) -> Store:
+        key = f"oci:{ref.layout}" if ref.layout is not None else ref.api_host
+        if key not in self._open:
+            self._open[key] = self._make(ref)
+        return self._open[key]
+
+    def _make(self, ref: Reference) -> Store:
+        if ref.layout is not None:
+            return LayoutStore(Path(ref.layout))
+        # Imported here: requests and oras cost ~150 ms, which lint and --help need not pay.
+        from startpoints.oci.registry import RegistryStore
+
+        return RegistryStore(
+            ref.api_host,
+            plain_http=ref.plain_http,
+            docker_config=self.docker_config,
+            retry=self.retry,
+        )
+
+    def registries(self) -> list[RegistryStore]:
+        from startpoints.oci.registry import RegistryStore
+
+        return [s for s in self._open.values() if isinstance(s, RegistryStore)]

@@ -1,0 +1,108 @@
+"""Shared fixtures: a real registry on loopback, git repos made from examples/, language images."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from startpoints.core import reference
+from startpoints.core.reference import Reference
+from startpoints.oci import image, layer, write
+from startpoints.oci.registry import Retry
+from startpoints.oci.stores import Stores
+from tests.servers import Registry
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+CORPUS = ROOT.parent / "shared" / "corpus"
+FAST_RETRY = Retry(attempts=3, backoff=0.05, cap=0.2)
+COMMIT_DATE = "2026-06-20T12:00:00+00:00"
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    server = Registry(tmp_path_factory.mktemp("registry")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stores() -> Stores:
+    return Stores(retry=FAST_RETRY)
+
+
+@pytest.fixture
+def unique() -> str:
+    """A fresh name part, so tests sharing one registry never see each other's tags."""
+    return uuid.uuid4().hex[:10]
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Hiker",
+        "GIT_AUTHOR_EMAIL": "hiker@example.com",
+        "GIT_COMMITTER_NAME": "Hiker",
+        "GIT_COMMITTER_EMAIL": "hiker@example.com",
+        "GIT_AUTHOR_DATE": COMMIT_DATE,
+        "GIT_COMMITTER_DATE": COMMIT_DATE,
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+    }
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+RepoFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> RepoFactory:
+    """A git repo holding examples/<example>/start_point, committed at a fixed time."""
+
+    def make(
+        example: str = "python-pytest",
+        name: str = "repo",
+        edit: Callable[[Path], None] | None = None,
+    ) -> Path:
+        repo = tmp_path / name
+        shutil.copytree(EXAMPLES / example, repo)
+        if edit is not None:
+            edit(repo / "start_point")
+        git(repo, "init", "-q", "-b", "main")
+        git(
+            repo, "remote", "add", "origin", f"https://github.com/cyber-dojo-start-points/{example}"
+        )
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "start point")
+        return repo
+
+    return make
+
+
+def push_language_image(stores: Stores, ref: Reference, content: str = "runtime") -> str:
+    """A small stand-in for a language image (one layer), pushed as `ref`; returns its digest."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "readme.txt").write_text(content)
+        packed = layer.from_dir(Path(tmp), "usr/local/share/language")
+    built = image.build([packed], created="2026-01-01T00:00:00Z", annotations={"test": content})
+    return write.write(stores.for_ref(ref), ref, built).descriptor.digest
+
+
+@pytest.fixture
+def language_image(registry: Registry, stores: Stores, unique: str) -> Callable[..., Reference]:
+    def make(tag: str = "latest", content: str = "runtime") -> Reference:
+        ref = reference.parse(f"{registry.host}/cdl/python_pytest_{unique}:{tag}")
+        push_language_image(stores, ref, content)
+        return ref
+
+    return make

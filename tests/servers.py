@@ -1,0 +1,159 @@
+"""Real servers on loopback for tests and benchmarks: a CNCF Distribution registry, and a
+fault-injecting HTTP proxy in front of it (registries that fail mid-push cannot be asked to)."""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(check: Callable[[], bool], what: str, deadline: float = 20.0) -> None:
+    """Poll `check` until it is true, failing after `deadline` seconds (never a bare sleep)."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if check():
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"{what}: not within {deadline}s")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+class Registry:
+    """`docker-registry serve` (Debian's CNCF Distribution 2.8) on 127.0.0.1, filesystem-backed."""
+
+    BLOB_GET = re.compile(r'"GET /v2/(?P<repo>[^ ]+)/blobs/(?P<digest>sha256:[0-9a-f]{64}) HTTP')
+    BLOB_UPLOAD = re.compile(r'"(?:PUT|PATCH) /v2/(?P<repo>[^ ]+)/blobs/uploads/')
+
+    def __init__(self, workdir: Path) -> None:
+        if shutil.which("docker-registry") is None:
+            raise RuntimeError("docker-registry is not installed (Debian package docker-registry)")
+        self.workdir = workdir
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.log = workdir / "registry.log"
+        self._process: subprocess.Popen[bytes] | None = None
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "config.yml").write_text(
+            "version: 0.1\n"
+            "log: {level: info, accesslog: {disabled: false}}\n"
+            f"storage: {{filesystem: {{rootdirectory: {workdir / 'data'}}}, delete: {{enabled: true}}}}\n"
+            f"http: {{addr: '{self.host}'}}\n"
+        )
+
+    def start(self) -> Registry:
+        log = open(self.log, "ab")  # noqa: SIM115 - owned by the process
+        self._process = subprocess.Popen(
+            ["docker-registry", "serve", str(self.workdir / "config.yml")], stdout=log, stderr=log
+        )
+        wait_until(lambda: _answers(f"http://{self.host}/v2/"), f"registry on {self.host}")
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def blob_fetches(self) -> list[str]:
+        return [m["digest"] for m in self.BLOB_GET.finditer(self.log_text())]
+
+    def blob_uploads(self) -> int:
+        return len(self.BLOB_UPLOAD.findall(self.log_text()))
+
+    def tags(self, repository: str) -> list[str]:
+        try:
+            with urllib.request.urlopen(
+                f"http://{self.host}/v2/{repository}/tags/list", timeout=5
+            ) as r:
+                import json
+
+                return sorted(json.load(r).get("tags") or [])
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return []
+            raise
+
+
+Fault = Callable[[str, str], int | None]  # (method, path) -> a status to answer instead, or None
+
+
+class FaultyProxy:
+    """Forwards every request to a registry unless `fault(method, path)` names a status to
+    answer instead; records each request as 'METHOD path'."""
+
+    def __init__(self, upstream: str, fault: Fault) -> None:
+        self.upstream = upstream
+        self.fault = fault
+        self.requests: list[str] = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+            def _any(self) -> None:
+                proxy.requests.append(f"{self.command} {self.path}")
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status = proxy.fault(self.command, self.path)
+                if status is not None:
+                    payload = b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}'
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                connection = http.client.HTTPConnection(proxy.upstream, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+                connection.request(self.command, self.path, body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read()
+                self.send_response(response.status)
+                for key, value in response.getheaders():
+                    if key.lower() not in ("connection", "transfer-encoding", "content-length"):
+                        self.send_header(key, value)
+                length = response.getheader("Content-Length") if self.command == "HEAD" else None
+                self.send_header("Content-Length", length or str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                connection.close()
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _any
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = f"127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -140,7 +140,13 @@ def _parse_layout(text: str) -> Reference:
     if not path:
         raise BadReference(f'parsing reference "{text}": oci: needs a layout path')
     name, digest = _split_digest(name, text) if "@" in name else (name, None)
-    repository, tag = name.rsplit(":", 1) if ":" in name else ("", name or None)
+    # NAME is `repository:tag`, `repository@digest`, or a bare tag as skopeo writes one.
+    if ":" in name:
+        repository, tag = name.rsplit(":", 1)
+    elif digest is not None or "/" in name:
+        repository, tag = name, None
+    else:
+        repository, tag = "", name or None
     if repository and not _PATH.fullmatch(repository):
         raise BadReference(f'parsing reference "{text}": malformed repository "{repository}"')
     if tag is not None and not _TAG.fullmatch(tag):

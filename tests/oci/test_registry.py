@@ -1,0 +1,121 @@
+"""The registry store against a real docker-registry: blobs, manifests, tags, errors, retries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from startpoints.core.reference import parse
+from startpoints.errors import NotFound, StoreError
+from startpoints.oci import image, layer, mediatypes, write
+from startpoints.oci.descriptor import Descriptor
+from startpoints.oci.registry import RegistryStore, Retry
+from tests.servers import FaultyProxy, Registry, free_port
+
+FAST = Retry(attempts=3, backoff=0.01, cap=0.05)
+
+
+def built(tmp_path: Path, text: str = "x") -> image.Image:
+    tree = tmp_path / f"tree-{text}"
+    tree.mkdir()
+    (tree / "f").write_text(text)
+    return image.build([layer.from_dir(tree, "sp")], created="2026-01-01T00:00:00Z", annotations={"t": text})
+
+
+def store_for(host: str) -> RegistryStore:
+    return RegistryStore(host, plain_http=True, retry=FAST)
+
+
+def test_write_resolve_fetch(registry: Registry, tmp_path: Path, unique: str) -> None:
+    store = store_for(registry.host)
+    ref = parse(f"{registry.host}/r{unique}/img:1")
+    img = built(tmp_path)
+    assert store.resolve(ref) is None
+
+    assert write.write(store, ref, img).blobs_uploaded == 2
+
+    assert store.resolve(ref) == img.descriptor
+    data, descriptor = store.fetch_manifest(ref.at_digest(img.digest))
+    assert data == img.manifest and descriptor.media_type == mediatypes.OCI_MANIFEST
+    config = img.blobs[0]
+    assert store.fetch_blob(ref, config.descriptor) == config.data
+    assert store.has_blob(ref, config.descriptor)
+    assert write.write(store, ref, img).blobs_uploaded == 0
+    assert registry.tags(f"r{unique}/img") == ["1"]
+
+
+def test_tag_puts_the_same_manifest_bytes_under_a_new_tag(registry: Registry, tmp_path: Path, unique: str) -> None:
+    store = store_for(registry.host)
+    ref = parse(f"{registry.host}/r{unique}/img:build")
+    img = built(tmp_path)
+    write.write(store, ref, img)
+    uploads = registry.blob_uploads()
+
+    write.tag(store, ref, ref.with_tag("4edf92a"))
+
+    assert store.resolve(ref.with_tag("4edf92a")) == img.descriptor
+    assert registry.blob_uploads() == uploads
+
+
+def test_missing_manifest_and_blob(registry: Registry, unique: str) -> None:
+    store = store_for(registry.host)
+    ref = parse(f"{registry.host}/r{unique}/none:1")
+    with pytest.raises(NotFound, match="manifest not found"):
+        store.fetch_manifest(ref)
+    with pytest.raises(NotFound, match="not found"):
+        store.fetch_blob(ref, Descriptor("x", "sha256:" + "1" * 64, 1))
+    assert not store.has_blob(ref, Descriptor("x", "sha256:" + "1" * 64, 1))
+
+
+def test_blob_with_wrong_size_or_digest_is_refused(registry: Registry, tmp_path: Path, unique: str) -> None:
+    store = store_for(registry.host)
+    ref = parse(f"{registry.host}/r{unique}/img:1")
+    img = built(tmp_path)
+    write.write(store, ref, img)
+    config = img.blobs[0].descriptor
+    with pytest.raises(StoreError, match="its descriptor says"):
+        store.fetch_blob(ref, Descriptor(config.media_type, config.digest, config.size - 1))
+    with pytest.raises(StoreError, match="does not match"):
+        store.push_blob(ref, Descriptor(config.media_type, config.digest, 3), b"abc")
+
+
+def test_unreachable_registry_gives_up_after_bounded_retries() -> None:
+    host = f"127.0.0.1:{free_port()}"
+    store = store_for(host)
+    with pytest.raises(StoreError, match=rf"{host} unreachable.*gave up after 3 attempts"):
+        store.resolve(parse(f"{host}/a/b:1"))
+
+
+def test_5xx_retried_then_reported(registry: Registry, tmp_path: Path, unique: str) -> None:
+    seen: list[str] = []
+
+    def always(method: str, path: str) -> int | None:
+        if method == "HEAD" and "/manifests/" in path:
+            seen.append(path)
+            return 503
+        return None
+
+    proxy = FaultyProxy(registry.host, always)
+    try:
+        with pytest.raises(StoreError, match="answered 503.*gave up after 3 attempts"):
+            store_for(proxy.host).resolve(parse(f"{proxy.host}/r{unique}/img:1"))
+    finally:
+        proxy.close()
+    assert len(seen) == 3
+
+
+def test_docker_config_credentials_are_sent_and_never_printed(registry: Registry, tmp_path: Path, unique: str) -> None:
+    """The store reads docker config.json; the basic credentials go to the registry's token
+    realm only when it asks, so against an open registry nothing is sent and nothing is shown."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auths": {registry.host: {"auth": "dXNlcjpzM2NyM3Q="}}}))
+    store = RegistryStore(registry.host, plain_http=True, docker_config=config, retry=FAST)
+    ref = parse(f"{registry.host}/r{unique}/img:1")
+    write.write(store, ref, built(tmp_path))
+    assert store.resolve(ref) is not None
+    try:
+        store.fetch_manifest(ref.with_tag("missing"))
+    except NotFound as error:
+        assert "s3cr3t" not in str(error) and "dXNlcjpzM2NyM3Q" not in str(error)

@@ -157,3 +157,37 @@ class FaultyProxy:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class AuthRegistry(Registry):
+    """A registry that asks for a login (htpasswd, Basic auth), as self-hosted ones do."""
+
+    def __init__(self, workdir: Path, user: str, password: str) -> None:
+        import bcrypt
+
+        super().__init__(workdir)
+        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+        (workdir / "htpasswd").write_text(f"{user}:{hashed}\n")
+        with open(workdir / "config.yml", "a") as config:
+            config.write(
+                f"auth: {{htpasswd: {{realm: startpoints-test, path: {workdir / 'htpasswd'}}}}}\n"
+            )
+
+    def start(self) -> Registry:
+        self._process = subprocess.Popen(
+            ["docker-registry", "serve", str(self.workdir / "config.yml")],
+            stdout=open(self.log, "ab"),  # noqa: SIM115 - owned by the process
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(lambda: _status(f"http://{self.host}/v2/") == 401, f"registry on {self.host}")
+        return self
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0

@@ -39,7 +39,9 @@ def stub(kind: str, target: Path) -> int:
     return count
 
 
-@pytest.mark.parametrize(("kind", "expected"), [("languages", 83), ("custom", 22), ("exercises", 61)])
+@pytest.mark.parametrize(
+    ("kind", "expected"), [("languages", 83), ("custom", 22), ("exercises", 61)]
+)
 def test_corpus_passes(tmp_path: Path, kind: Kind, expected: int) -> None:
     assert stub(kind, tmp_path) == expected
     report = lint([tmp_path], kind)

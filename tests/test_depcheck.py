@@ -37,9 +37,15 @@ def test_oci_does_not_reach_up(path: Path) -> None:
     assert not {m for m in ours if m.startswith(("startpoints.workflows", "startpoints.cli"))}
 
 
-@pytest.mark.parametrize(("library", "home"), [("oras", "oci/registry.py"), ("requests", "oci/registry.py")])
+@pytest.mark.parametrize(
+    ("library", "home"), [("oras", "oci/registry.py"), ("requests", "oci/registry.py")]
+)
 def test_third_party_io_library_lives_in_one_adapter(library: str, home: str) -> None:
-    users = [p.relative_to(SRC).as_posix() for p in modules() if any(m.split(".")[0] == library for m in imports(p))]
+    users = [
+        p.relative_to(SRC).as_posix()
+        for p in modules()
+        if any(m.split(".")[0] == library for m in imports(p))
+    ]
     assert users == [home]
 
 
@@ -47,6 +53,8 @@ def test_nothing_in_the_library_imports_the_cli() -> None:
     offenders = [
         p.relative_to(SRC).as_posix()
         for p in modules()
-        if "cli" not in p.parts and p.name != "__main__.py" and any(m.startswith("startpoints.cli") for m in imports(p))
+        if "cli" not in p.parts
+        and p.name != "__main__.py"
+        and any(m.startswith("startpoints.cli") for m in imports(p))
     ]
     assert offenders == []

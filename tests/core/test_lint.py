@@ -19,7 +19,10 @@ def test_finds_start_points_in_trees_skipping_git(tmp_path: Path) -> None:
     (tmp_path / "x" / ".git" / "start_point").mkdir(parents=True)
     (tmp_path / "x" / ".git" / "start_point" / "manifest.json").write_text("{}")
     found = find_start_points(tmp_path)
-    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["x/bash-bats/start_point", "x/python-pytest/start_point"]
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == [
+        "x/bash-bats/start_point",
+        "x/python-pytest/start_point",
+    ]
 
 
 def test_examples_pass(capsys: pytest.CaptureFixture[str]) -> None:
@@ -27,7 +30,9 @@ def test_examples_pass(capsys: pytest.CaptureFixture[str]) -> None:
     assert "2 start points checked (languages), 0 problems" in capsys.readouterr().err
 
 
-def test_duplicate_display_names_across_folders_fail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_duplicate_display_names_across_folders_fail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     shutil.copytree(EXAMPLES / "python-pytest", tmp_path / "a")
     shutil.copytree(EXAMPLES / "python-pytest", tmp_path / "b")
     assert main(["lint", str(tmp_path / "a"), str(tmp_path / "b")]) == 1
@@ -35,7 +40,9 @@ def test_duplicate_display_names_across_folders_fail(tmp_path: Path, capsys: pyt
     assert len(out) == 2 and all("is not unique in the catalog" in line for line in out)
 
 
-def test_every_problem_listed_and_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_problem_listed_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sp = tmp_path / "sp"
     shutil.copytree(EXAMPLES / "bash-bats" / "start_point", sp)
     data = json.loads((sp / "manifest.json").read_text())
@@ -43,7 +50,11 @@ def test_every_problem_listed_and_exit_1(tmp_path: Path, capsys: pytest.CaptureF
     (sp / "manifest.json").write_text(json.dumps(data))
     assert main(["lint", str(sp), "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert sorted(p["key"] or p["reason"] for p in report["problems"]) == ['max_seconds', 'tab_size', 'unknown key "colour"']
+    assert sorted(p["key"] or p["reason"] for p in report["problems"]) == [
+        "max_seconds",
+        "tab_size",
+        'unknown key "colour"',
+    ]
     assert all(p["file"] == str(sp / "manifest.json") for p in report["problems"])
 
 
@@ -51,11 +62,18 @@ def test_kind_changes_the_rules(tmp_path: Path) -> None:
     sp = tmp_path / "sp"
     sp.mkdir()
     (sp / "readme.txt").write_text("doors")
-    (sp / "manifest.json").write_text('{"display_name": "100 doors", "visible_filenames": ["readme.txt"]}')
+    (sp / "manifest.json").write_text(
+        '{"display_name": "100 doors", "visible_filenames": ["readme.txt"]}'
+    )
     assert lint([sp], "exercises").problems == []
-    assert len(lint([sp], "languages").problems) == 3  # image_name, filename_extension, cyber-dojo.sh
+    assert (
+        len(lint([sp], "languages").problems) == 3
+    )  # image_name, filename_extension, cyber-dojo.sh
 
 
 def test_missing_paths_and_empty_trees_are_problems(tmp_path: Path) -> None:
     problems = [str(p) for p in lint([tmp_path / "nope", tmp_path], "languages").problems]
-    assert problems == [f"{tmp_path / 'nope'}: does not exist", f"{tmp_path}: holds no manifest.json"]
+    assert problems == [
+        f"{tmp_path / 'nope'}: does not exist",
+        f"{tmp_path}: holds no manifest.json",
+    ]

@@ -47,22 +47,25 @@ FAILING: list[tuple[dict[str, Any], str]] = [
     ({"image_name": DROP}, 'missing required key "image_name"'),
     ({"display_name": DROP}, 'missing required key "display_name"'),
     ({"image_name": None}, "image_name=null: must be a string"),
-    ({"image_name": "CYBERDOJO/csharp_nunit"}, "image_name=\"CYBERDOJO/csharp_nunit\": is malformed"),
+    ({"image_name": "CYBERDOJO/csharp_nunit"}, 'image_name="CYBERDOJO/csharp_nunit": is malformed'),
     ({"image_name": "a:b:c"}, "is malformed"),
     ({"image_name": "oci:/tmp/x:y"}, "not an oci: layout"),
     ({"display_name": None}, "display_name=null: must be a string"),
-    ({"display_name": ""}, "display_name=\"\": cannot be empty"),
+    ({"display_name": ""}, 'display_name="": cannot be empty'),
     ({"visible_filenames": "hiker.py"}, "must be a list"),
     ({"visible_filenames": []}, "visible_filenames=[]: cannot be empty"),
     ({"visible_filenames": ["cyber-dojo.sh", 3]}, "visible_filenames[1]=3: must be a string"),
-    ({"visible_filenames": ["cyber-dojo.sh", ""]}, "visible_filenames[1]=\"\": cannot be empty"),
+    ({"visible_filenames": ["cyber-dojo.sh", ""]}, 'visible_filenames[1]="": cannot be empty'),
     ({"visible_filenames": ["cyber-dojo.sh", "a b.py"]}, "non-portable characters ' '"),
     ({"visible_filenames": ["cyber-dojo.sh", "-rf"]}, "cannot start with '-'"),
     ({"visible_filenames": ["cyber-dojo.sh", "../hiker.py"]}, "must be a relative path"),
     ({"visible_filenames": ["cyber-dojo.sh", "/etc/passwd"]}, "must be a relative path"),
     ({"visible_filenames": ["cyber-dojo.sh", "missing.py"]}, '"missing.py": does not exist'),
     ({"visible_filenames": ["cyber-dojo.sh", "sub"]}, "is not a regular file"),
-    ({"visible_filenames": ["cyber-dojo.sh", "hiker.py", "hiker.py"]}, "visible_filenames[1, 2]=\"hiker.py\": are duplicates"),
+    (
+        {"visible_filenames": ["cyber-dojo.sh", "hiker.py", "hiker.py"]},
+        'visible_filenames[1, 2]="hiker.py": are duplicates',
+    ),
     ({"visible_filenames": ["hiker.py"]}, 'must include "cyber-dojo.sh"'),
     ({"filename_extension": 3}, "must be a string or a non-empty list of strings"),
     ({"filename_extension": []}, "must be a string or a non-empty list of strings"),
@@ -70,7 +73,7 @@ FAILING: list[tuple[dict[str, Any], str]] = [
     ({"filename_extension": ["py"]}, 'filename_extension[0]="py": must start with a dot'),
     ({"filename_extension": "."}, "must be more than just a dot"),
     ({"filename_extension": [""]}, "cannot be empty"),
-    ({"filename_extension": [".h", ".c", ".h"]}, "filename_extension[0, 2]=\".h\": are duplicates"),
+    ({"filename_extension": [".h", ".c", ".h"]}, 'filename_extension[0, 2]=".h": are duplicates'),
     ({"hidden_filenames": "x"}, "must be a list of regex strings"),
     ({"hidden_filenames": ["("]}, 'hidden_filenames[0]="(": is not a valid regex'),
     ({"hidden_filenames": [""]}, "must be a non-empty regex string"),
@@ -80,7 +83,7 @@ FAILING: list[tuple[dict[str, Any], str]] = [
     ({"highlight_filenames": ["hiker.py", "hiker.py"]}, "are duplicates"),
     ({"highlight_filenames": [""]}, "must be a non-empty string"),
     ({"progress_regexs": ["a"]}, "must be a list of exactly 2 regex strings"),
-    ({"progress_regexs": ["a", "("]}, "progress_regexs[1]=\"(\": is not a valid regex"),
+    ({"progress_regexs": ["a", "("]}, 'progress_regexs[1]="(": is not a valid regex'),
     ({"progress_regexs": ["a", ""]}, "must be a non-empty regex string"),
     ({"tab_size": 0}, "tab_size=0: must be an integer from 1 to 8"),
     ({"tab_size": 9}, "tab_size=9"),
@@ -95,8 +98,14 @@ FAILING: list[tuple[dict[str, Any], str]] = [
     ({"rag_lambda": "../rag.rb"}, "must be a relative path"),
     ({"language": "Python", "test_framework": ["pytest", "8"]}, "must be a list of 2 strings"),
     ({"language": ["Python"], "test_framework": ["pytest", "8"]}, "must be a list of 2 strings"),
-    ({"language": ["", "3"], "test_framework": ["pytest", "8"]}, "language[0]=\"\": the name cannot be empty"),
-    ({"language": ["Python", 3], "test_framework": ["pytest", "8"]}, "language[1]=3: must be a string"),
+    (
+        {"language": ["", "3"], "test_framework": ["pytest", "8"]},
+        'language[0]="": the name cannot be empty',
+    ),
+    (
+        {"language": ["Python", 3], "test_framework": ["pytest", "8"]},
+        "language[1]=3: must be a string",
+    ),
     ({"language": ["Python", "3"]}, 'needs "test_framework" too'),
     ({"test_framework": ["pytest", "8"]}, 'needs "language" too'),
 ]
@@ -150,7 +159,9 @@ def test_too_large_visible_file(tmp_path: Path) -> None:
     assert check(tmp_path) == []
     (tmp_path / "hiker.py").write_bytes(b"x" * (25 * 1024 + 1))
     _, problems = manifest.check_dir(tmp_path, "languages", "manifest.json")
-    assert [str(p) for p in problems] == ['manifest.json: visible_filenames[0]="hiker.py": is too large (25601 bytes > 25600)']
+    assert [str(p) for p in problems] == [
+        'manifest.json: visible_filenames[0]="hiker.py": is too large (25601 bytes > 25600)'
+    ]
     (tmp_path / "hiker.py").write_bytes(b"x" * (25 * 1024))
     assert manifest.check_dir(tmp_path, "languages", "manifest.json")[1] == []
 
@@ -163,11 +174,15 @@ def test_visible_file_linking_outside_is_refused(tmp_path: Path) -> None:
     (sp / "hiker.py").unlink()
     (sp / "hiker.py").symlink_to(outside)
     _, problems = manifest.check_dir(sp, "languages", "manifest.json")
-    assert [str(p) for p in problems] == ['manifest.json: visible_filenames[0]="hiker.py": is a link leaving the start point']
+    assert [str(p) for p in problems] == [
+        'manifest.json: visible_filenames[0]="hiker.py": is a link leaving the start point'
+    ]
 
 
 def test_every_problem_is_reported_in_one_run(tmp_path: Path) -> None:
-    problems = check(tmp_path, tab_size=0, max_seconds=0, filename_extension="py", extra=1, image_name=DROP)
+    problems = check(
+        tmp_path, tab_size=0, max_seconds=0, filename_extension="py", extra=1, image_name=DROP
+    )
     assert len(problems) == 5
 
 

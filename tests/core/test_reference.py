@@ -13,18 +13,43 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
 @pytest.mark.parametrize(
     ("text", "registry", "repository", "tag", "digest"),
     [
-        ("cyberdojofoundation/java_junit:4edf92a", "", "cyberdojofoundation/java_junit", "4edf92a", None),
+        (
+            "cyberdojofoundation/java_junit:4edf92a",
+            "",
+            "cyberdojofoundation/java_junit",
+            "4edf92a",
+            None,
+        ),
         ("busybox", "", "busybox", None, None),
-        ("ghcr.io/cyber-dojo-languages/java_junit", "ghcr.io", "cyber-dojo-languages/java_junit", None, None),
+        (
+            "ghcr.io/cyber-dojo-languages/java_junit",
+            "ghcr.io",
+            "cyber-dojo-languages/java_junit",
+            None,
+            None,
+        ),
         (f"localhost:5000/a/b:t@{DIGEST}", "localhost:5000", "a/b", "t", DIGEST),
         (f"localhost/a@{DIGEST}", "localhost", "a", None, DIGEST),
         ("127.0.0.1:5000/x__y/a-b.c:v1.2_3", "127.0.0.1:5000", "x__y/a-b.c", "v1.2_3", None),
-        ("registry.example.com:443/deep/path/name:tag", "registry.example.com:443", "deep/path/name", "tag", None),
+        (
+            "registry.example.com:443/deep/path/name:tag",
+            "registry.example.com:443",
+            "deep/path/name",
+            "tag",
+            None,
+        ),
     ],
 )
-def test_parses_and_formats_back(text: str, registry: str, repository: str, tag: str | None, digest: str | None) -> None:
+def test_parses_and_formats_back(
+    text: str, registry: str, repository: str, tag: str | None, digest: str | None
+) -> None:
     ref = parse(text)
-    assert (ref.registry, ref.repository, ref.tag, ref.digest) == (registry, repository, tag, digest)
+    assert (ref.registry, ref.repository, ref.tag, ref.digest) == (
+        registry,
+        repository,
+        tag,
+        digest,
+    )
     assert str(ref) == text
     assert not ref.is_layout
 
@@ -63,7 +88,11 @@ def test_loopback_registries_speak_plain_http() -> None:
 
 def test_docker_hub_names() -> None:
     ref = parse("busybox:1")
-    assert (ref.domain, ref.api_host, ref.api_repository) == ("docker.io", "registry-1.docker.io", "library/busybox")
+    assert (ref.domain, ref.api_host, ref.api_repository) == (
+        "docker.io",
+        "registry-1.docker.io",
+        "library/busybox",
+    )
     assert parse("cyberdojo/x").api_repository == "cyberdojo/x"
     assert parse("ghcr.io/busybox").api_repository == "busybox"
 
@@ -73,14 +102,27 @@ def test_docker_hub_names() -> None:
     [
         ("oci:/tmp/l", "/tmp/l", "", None, None),
         ("oci:/tmp/l:latest", "/tmp/l", "", "latest", "latest"),
-        ("oci:rel/dir:cdsp/java_junit:4edf92a", "rel/dir", "cdsp/java_junit", "4edf92a", "cdsp/java_junit:4edf92a"),
+        (
+            "oci:rel/dir:cdsp/java_junit:4edf92a",
+            "rel/dir",
+            "cdsp/java_junit",
+            "4edf92a",
+            "cdsp/java_junit:4edf92a",
+        ),
         (f"oci:/tmp/l:cdsp/j@{DIGEST}", "/tmp/l", "cdsp/j", None, None),
         (f"oci:/tmp/l:@{DIGEST}", "/tmp/l", "", None, None),
     ],
 )
-def test_layout_form(text: str, layout: str, repository: str, tag: str | None, ref_name: str | None) -> None:
+def test_layout_form(
+    text: str, layout: str, repository: str, tag: str | None, ref_name: str | None
+) -> None:
     ref = parse(text)
-    assert (ref.layout, ref.repository, ref.tag, ref.ref_name) == (layout, repository, tag, ref_name)
+    assert (ref.layout, ref.repository, ref.tag, ref.ref_name) == (
+        layout,
+        repository,
+        tag,
+        ref_name,
+    )
     assert ref.is_layout
     assert str(parse(str(ref))) == str(ref)
 
@@ -89,7 +131,10 @@ def test_derived_references() -> None:
     ref = parse("ghcr.io/org/java_junit:latest")
     assert str(ref.with_tag("4edf92a")) == "ghcr.io/org/java_junit:4edf92a"
     assert str(ref.at_digest(DIGEST)) == f"ghcr.io/org/java_junit@{DIGEST}"
-    assert str(ref.with_tag("4edf92a").with_digest(DIGEST)) == f"ghcr.io/org/java_junit:4edf92a@{DIGEST}"
+    assert (
+        str(ref.with_tag("4edf92a").with_digest(DIGEST))
+        == f"ghcr.io/org/java_junit:4edf92a@{DIGEST}"
+    )
     assert str(ref.with_repository("cdsp/java_junit")) == "ghcr.io/cdsp/java_junit"
     assert ref.last_path_part == "java_junit"
     assert ref.identifier == "latest" and ref.at_digest(DIGEST).identifier == DIGEST

@@ -21,7 +21,11 @@ def test_build_makes_a_runnable_oci_image(tmp_path: Path) -> None:
     assert manifest["layers"] == [packed.descriptor.to_json()]
     assert manifest["annotations"] == {"a": "1"}
     assert config["rootfs"] == {"type": "layers", "diff_ids": [packed.diff_id]}
-    assert (config["os"], config["architecture"], config["created"]) == ("linux", "amd64", "2026-06-20T12:00:00Z")
+    assert (config["os"], config["architecture"], config["created"]) == (
+        "linux",
+        "amd64",
+        "2026-06-20T12:00:00Z",
+    )
     assert config["config"]["Labels"] == {"a": "1"}
 
 

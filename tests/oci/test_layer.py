@@ -45,7 +45,13 @@ def test_entries_are_sorted_with_fixed_owner_time_and_modes(tmp_path: Path) -> N
     raw = gzip.decompress(packed.data)
     with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
         members = tar.getmembers()
-    assert [m.name for m in members] == ["start_point", "start_point/a", "start_point/a/z.txt", "start_point/b.txt", "start_point/run.sh"]
+    assert [m.name for m in members] == [
+        "start_point",
+        "start_point/a",
+        "start_point/a/z.txt",
+        "start_point/b.txt",
+        "start_point/run.sh",
+    ]
     assert {(m.uid, m.gid, m.uname, m.gname, m.mtime) for m in members} == {(0, 0, "", "", 0)}
     assert {m.name: oct(m.mode) for m in members if m.isfile()} == {
         "start_point/a/z.txt": "0o644",

@@ -38,7 +38,9 @@ def test_write_resolve_fetch(tmp_path: Path) -> None:
     assert json.loads((root / "oci-layout").read_text()) == {"imageLayoutVersion": "1.0.0"}
     index = json.loads((root / "index.json").read_text())
     assert index["mediaType"] == mediatypes.OCI_INDEX
-    assert index["manifests"][0]["annotations"] == {"org.opencontainers.image.ref.name": "cdsp/java_junit:4edf92a"}
+    assert index["manifests"][0]["annotations"] == {
+        "org.opencontainers.image.ref.name": "cdsp/java_junit:4edf92a"
+    }
     assert write.write(store, ref, img).blobs_uploaded == 0
 
 

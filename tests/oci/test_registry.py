@@ -21,7 +21,9 @@ def built(tmp_path: Path, text: str = "x") -> image.Image:
     tree = tmp_path / f"tree-{text}"
     tree.mkdir()
     (tree / "f").write_text(text)
-    return image.build([layer.from_dir(tree, "sp")], created="2026-01-01T00:00:00Z", annotations={"t": text})
+    return image.build(
+        [layer.from_dir(tree, "sp")], created="2026-01-01T00:00:00Z", annotations={"t": text}
+    )
 
 
 def store_for(host: str) -> RegistryStore:
@@ -46,7 +48,9 @@ def test_write_resolve_fetch(registry: Registry, tmp_path: Path, unique: str) ->
     assert registry.tags(f"r{unique}/img") == ["1"]
 
 
-def test_tag_puts_the_same_manifest_bytes_under_a_new_tag(registry: Registry, tmp_path: Path, unique: str) -> None:
+def test_tag_puts_the_same_manifest_bytes_under_a_new_tag(
+    registry: Registry, tmp_path: Path, unique: str
+) -> None:
     store = store_for(registry.host)
     ref = parse(f"{registry.host}/r{unique}/img:build")
     img = built(tmp_path)
@@ -69,7 +73,9 @@ def test_missing_manifest_and_blob(registry: Registry, unique: str) -> None:
     assert not store.has_blob(ref, Descriptor("x", "sha256:" + "1" * 64, 1))
 
 
-def test_blob_with_wrong_size_or_digest_is_refused(registry: Registry, tmp_path: Path, unique: str) -> None:
+def test_blob_with_wrong_size_or_digest_is_refused(
+    registry: Registry, tmp_path: Path, unique: str
+) -> None:
     store = store_for(registry.host)
     ref = parse(f"{registry.host}/r{unique}/img:1")
     img = built(tmp_path)
@@ -106,16 +112,40 @@ def test_5xx_retried_then_reported(registry: Registry, tmp_path: Path, unique: s
     assert len(seen) == 3
 
 
-def test_docker_config_credentials_are_sent_and_never_printed(registry: Registry, tmp_path: Path, unique: str) -> None:
-    """The store reads docker config.json; the basic credentials go to the registry's token
-    realm only when it asks, so against an open registry nothing is sent and nothing is shown."""
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"auths": {registry.host: {"auth": "dXNlcjpzM2NyM3Q="}}}))
-    store = RegistryStore(registry.host, plain_http=True, docker_config=config, retry=FAST)
-    ref = parse(f"{registry.host}/r{unique}/img:1")
-    write.write(store, ref, built(tmp_path))
-    assert store.resolve(ref) is not None
+def test_login_from_docker_config_against_a_basic_auth_registry(
+    tmp_path: Path, unique: str
+) -> None:
+    import base64
+
+    from tests.servers import AuthRegistry
+
+    server = AuthRegistry(tmp_path / "auth-registry", "hiker", "s3cr3t").start()
     try:
-        store.fetch_manifest(ref.with_tag("missing"))
-    except NotFound as error:
-        assert "s3cr3t" not in str(error) and "dXNlcjpzM2NyM3Q" not in str(error)
+        ref = parse(f"{server.host}/r{unique}/img:1")
+        anonymous = RegistryStore(server.host, plain_http=True, retry=FAST)
+        with pytest.raises(StoreError, match="asks for a login.*no credentials") as anonymous_error:
+            anonymous.resolve(ref)
+
+        wrong = tmp_path / "wrong.json"
+        wrong.write_text(
+            json.dumps({"auths": {server.host: {"auth": base64.b64encode(b"hiker:nope").decode()}}})
+        )
+        with pytest.raises(StoreError, match="answered 401") as wrong_error:
+            RegistryStore(server.host, plain_http=True, docker_config=wrong, retry=FAST).resolve(
+                ref
+            )
+
+        right = tmp_path / "right.json"
+        right.write_text(
+            json.dumps(
+                {"auths": {server.host: {"auth": base64.b64encode(b"hiker:s3cr3t").decode()}}}
+            )
+        )
+        store = RegistryStore(server.host, plain_http=True, docker_config=right, retry=FAST)
+        img = built(tmp_path)
+        write.write(store, ref, img)
+        assert store.resolve(ref) == img.descriptor
+    finally:
+        server.stop()
+    for error in (anonymous_error.value, wrong_error.value):
+        assert "s3cr3t" not in str(error) and "nope" not in str(error)

@@ -60,6 +60,7 @@ class RegistryStore:
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._clients: dict[str, Any] = {}
+        self._basic: bool | None = None
 
     # --- Store ---------------------------------------------------------------------------
 
@@ -136,12 +137,29 @@ class RegistryStore:
         """One oras client per repository: its bearer token is scoped to that repository."""
         repository = ref.api_repository
         if repository not in self._clients:
-            client = oras.provider.Registry(hostname=self.host, insecure=self.scheme == "http")
+            backend = "basic" if self._challenges_basic() else "token"
+            client = oras.provider.Registry(
+                hostname=self.host, insecure=self.scheme == "http", auth_backend=backend
+            )
             client.session = client.auth.session = self._session
             configs = [str(self._docker_config)] if self._docker_config else None
             client.auth.load_configs(client.get_container(f"{self.host}/{repository}"), configs)
             self._clients[repository] = client
         return self._clients[repository]
+
+    def _challenges_basic(self) -> bool:
+        """Whether the registry asks for Basic auth (htpasswd) rather than a bearer token.
+
+        oras' token backend cannot answer a Basic challenge, so ask once, at `/v2/`.
+        """
+        if self._basic is None:
+            try:
+                response = self._session.get(f"{self.scheme}://{self.host}/v2/", timeout=10)
+            except requests.RequestException:
+                return False  # unreachable: the real request will say so, with retries
+            challenge = response.headers.get("Www-Authenticate", "")
+            self._basic = response.status_code == 401 and challenge.lower().startswith("basic")
+        return self._basic
 
     def _request(
         self,
@@ -171,6 +189,13 @@ class RegistryStore:
         # oras' do_request brings auth (anonymous or docker config credentials → bearer
         # token); __wrapped__ skips its slow retry decorator, ours is _with_retries.
         do_request = type(client).do_request.__wrapped__
+        if self._basic:
+            try:
+                headers = {**headers, **client.auth.get_auth_header()}
+            except AttributeError:
+                raise StoreError(
+                    f"{self.host} asks for a login for {ref.name}: no credentials in docker config.json"
+                ) from None
         try:
             response: requests.Response = do_request(
                 client, url, method, data=data, headers=dict(headers)

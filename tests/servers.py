@@ -110,6 +110,7 @@ class FaultyProxy:
         self.upstream = upstream
         self.fault = fault
         self.requests: list[str] = []
+        self.blob_bytes_uploaded = 0
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -122,6 +123,8 @@ class FaultyProxy:
                 proxy.requests.append(f"{self.command} {self.path}")
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if self.command in ("PUT", "PATCH") and "/blobs/uploads/" in self.path:
+                    proxy.blob_bytes_uploaded += len(body)
                 status = proxy.fault(self.command, self.path)
                 if status is not None:
                     payload = b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}'

@@ -76,6 +76,11 @@ class Reference:
         return f"{self.registry}/{self.repository}" if self.registry else self.repository
 
     @property
+    def docker_name(self) -> str:
+        """The name Docker would know this image by: for a layout, the repository inside it."""
+        return self.repository if self.layout is not None else self.name
+
+    @property
     def last_path_part(self) -> str:
         return self.repository.rsplit("/", 1)[-1]
 
@@ -140,15 +145,21 @@ def _parse_layout(text: str) -> Reference:
     if not path:
         raise BadReference(f'parsing reference "{text}": oci: needs a layout path')
     name, digest = _split_digest(name, text) if "@" in name else (name, None)
-    # NAME is `repository:tag`, `repository@digest`, or a bare tag as skopeo writes one.
-    if ":" in name:
+    # NAME is `repository:tag`, `repository@digest`, or a bare tag as skopeo writes one;
+    # the repository may carry a registry host (and port), as an image's name does.
+    if ":" in name.rsplit("/", 1)[-1]:
         repository, tag = name.rsplit(":", 1)
     elif digest is not None or "/" in name:
         repository, tag = name, None
     else:
         repository, tag = "", name or None
-    if repository and not _PATH.fullmatch(repository):
-        raise BadReference(f'parsing reference "{text}": malformed repository "{repository}"')
+    if repository:
+        try:
+            inner = _parse_docker(repository)
+        except BadReference:
+            inner = None
+        if inner is None or inner.tag or inner.digest:
+            raise BadReference(f'parsing reference "{text}": malformed repository "{repository}"')
     if tag is not None and not _TAG.fullmatch(tag):
         raise BadReference(f'parsing reference "{text}": malformed tag "{tag}"')
     return Reference(repository=repository, tag=tag, digest=digest, layout=path)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from startpoints import git
-from startpoints.core import manifest
+from startpoints.core import manifest, reference
 from startpoints.core.reference import Reference
 from startpoints.errors import InvalidStartPoint, NotFound, StartpointsError, TagConflict
 from startpoints.oci import image, layer, write
@@ -70,6 +70,9 @@ def default_startpoints_repo(language_image: Reference) -> Reference:
     """NAME's registry (or layout) + cyberdojostartpoints/ + NAME's last path part."""
     if not language_image.repository:
         raise StartpointsError(f"{language_image}: names no repository; give --startpoints-repo")
+    if language_image.is_layout:  # the repository inside a layout may name a registry too
+        inner = reference.parse(language_image.repository)
+        return language_image.with_repository(default_startpoints_repo(inner).name)
     return language_image.with_repository(f"{STARTPOINTS_ORG}/{language_image.last_path_part}")
 
 
@@ -78,13 +81,16 @@ def publish(
 ) -> Result:
     commit = git.resolve(request.repo_dir, request.sha or "HEAD")
     source = request.source or git.origin_url(request.repo_dir)
+    if not request.image.repository:
+        raise StartpointsError(f"--image {request.image}: names no repository for manifest.json's image_name")
     language = request.image.with_tag(commit.sha7)
     target = _startpoints_repo(request).with_tag(commit.sha7)
     say(f"publishing {request.repo_dir} at {commit.sha7} as {target}")
 
     language_store = stores.for_ref(language)
     existing_tag, language_digest = _language_digest(language_store, request.image, language)
-    built = _build(request.repo_dir, commit, source, f"{language}@{language_digest}", str(language))
+    image_name = f"{language.docker_name}:{commit.sha7}"
+    built = _build(request.repo_dir, commit, source, f"{image_name}@{language_digest}", image_name)
 
     store = stores.for_ref(target)
     published = store.resolve(target)

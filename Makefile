@@ -1,0 +1,31 @@
+# make demo: the main job end to end, nothing else running.
+# make test: everything the tests need (Debian packages too), then the whole suite.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: demo test check bench clean
+
+$(BIN)/startpoints: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(BIN)/startpoints
+	$(BIN)/python examples/demo.py
+
+test: $(BIN)/startpoints
+	scripts/debian-packages.sh
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+bench: $(BIN)/startpoints
+	scripts/debian-packages.sh
+	$(BIN)/python bench/publish.py
+
+clean:
+	rm -rf $(VENV) demo build *.egg-info src/*.egg-info

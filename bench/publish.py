@@ -18,10 +18,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from startpoints.core import reference  # noqa: E402
-from startpoints.oci.stores import Stores  # noqa: E402
 from tests.conftest import git, push_language_image  # noqa: E402
 from tests.servers import FaultyProxy, Registry  # noqa: E402
+
+from startpoints.core import reference  # noqa: E402
+from startpoints.oci.stores import Stores  # noqa: E402
 
 RUNS = 5
 ORAS_PUSH = """
@@ -57,19 +58,43 @@ def main() -> None:
             git(repo, "commit", "-q", "-m", f"run {run}")
             image = reference.parse(f"{proxy.host}/cdl/python_pytest_{run}:ci")
             push_language_image(Stores(), image)
-            publish = [sys.executable, "-m", "startpoints", "publish", str(repo), "--image", str(image)]
+            publish = [
+                sys.executable,
+                "-m",
+                "startpoints",
+                "publish",
+                str(repo),
+                "--image",
+                str(image),
+            ]
             rows.setdefault("startpoints publish, cold", []).append(measure(proxy, publish))
             rows.setdefault("startpoints publish, warm", []).append(measure(proxy, publish))
-            oras = [sys.executable, "-c", ORAS_PUSH, proxy.host, f"{proxy.host}/orasref/python_pytest_{run}:x", "start_point"]
-            rows.setdefault("oras-py push, cold (reference)", []).append(measure(proxy, oras, cwd=repo))
-            rows.setdefault("oras-py push, warm (reference)", []).append(measure(proxy, oras, cwd=repo))
+            oras = [
+                sys.executable,
+                "-c",
+                ORAS_PUSH,
+                proxy.host,
+                f"{proxy.host}/orasref/python_pytest_{run}:x",
+                "start_point",
+            ]
+            rows.setdefault("oras-py push, cold (reference)", []).append(
+                measure(proxy, oras, cwd=repo)
+            )
+            rows.setdefault("oras-py push, warm (reference)", []).append(
+                measure(proxy, oras, cwd=repo)
+            )
     finally:
         proxy.close()
         registry.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    median = {name: (statistics.median(s for s, _ in r), statistics.median(b for _, b in r)) for name, r in rows.items()}
-    print(f"publish one start point to a loopback docker-registry, median of {RUNS} runs, whole processes")
+    median = {
+        name: (statistics.median(s for s, _ in r), statistics.median(b for _, b in r))
+        for name, r in rows.items()
+    }
+    print(
+        f"publish one start point to a loopback docker-registry, median of {RUNS} runs, whole processes"
+    )
     print(f"{'':36} {'wall s':>8} {'blob bytes up':>14}")
     for name, (seconds, uploaded) in median.items():
         print(f"{name:36} {seconds:8.3f} {uploaded:14.0f}")

@@ -41,7 +41,13 @@ def make_repo(example: Path) -> Path:
     repo = WORK / "repos" / example.name
     shutil.copytree(example, repo)
     git(repo, "init", "-q", "-b", "main")
-    git(repo, "remote", "add", "origin", f"https://github.com/cyber-dojo-start-points/{example.name}")
+    git(
+        repo,
+        "remote",
+        "add",
+        "origin",
+        f"https://github.com/cyber-dojo-start-points/{example.name}",
+    )
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "start point")
     return repo
@@ -65,10 +71,16 @@ def main() -> int:
     published = []
     for example in sorted(p for p in (ROOT / "examples").iterdir() if (p / "start_point").is_dir()):
         repo = make_repo(example)
-        image_name = json.loads((example / "start_point" / "manifest.json").read_text())["image_name"]
+        image_name = json.loads((example / "start_point" / "manifest.json").read_text())[
+            "image_name"
+        ]
         language = stand_in_language_image(image_name)
         print(f"$ startpoints publish {repo.relative_to(ROOT)} --image {language}", flush=True)
-        done = subprocess.run([sys.executable, "-m", "startpoints", "publish", str(repo), "--image", language], stdout=subprocess.PIPE, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "startpoints", "publish", str(repo), "--image", language],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         if done.returncode != 0:
             return done.returncode
         published.append(done.stdout.splitlines()[-1])
@@ -76,7 +88,9 @@ def main() -> int:
     print(f"\nOCI layout {LAYOUT.relative_to(ROOT)} now holds:")
     for name in LayoutStore(LAYOUT).tags():
         print(f"  {name}")
-    print("\nassemble and serve come next (issues 3 and 4); the start-point images above are their input.")
+    print(
+        "\nassemble and serve come next (issues 3 and 4); the start-point images above are their input."
+    )
     return 0
 
 

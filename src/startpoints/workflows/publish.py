@@ -82,7 +82,9 @@ def publish(
     commit = git.resolve(request.repo_dir, request.sha or "HEAD")
     source = request.source or git.origin_url(request.repo_dir)
     if not request.image.repository:
-        raise StartpointsError(f"--image {request.image}: names no repository for manifest.json's image_name")
+        raise StartpointsError(
+            f"--image {request.image}: names no repository for manifest.json's image_name"
+        )
     language = request.image.with_tag(commit.sha7)
     target = _startpoints_repo(request).with_tag(commit.sha7)
     say(f"publishing {request.repo_dir} at {commit.sha7} as {target}")

@@ -53,6 +53,13 @@ def origin_url(repo: Path) -> str | None:
     return strip_credentials(url) if url else None
 
 
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def _redact(text: str) -> str:
+    return _USERINFO.sub("", text)
+
+
 def strip_credentials(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme and "@" in parts.netloc:
@@ -69,33 +76,79 @@ def is_folder(repo: Path, commit: Commit, path: str) -> bool:
     return kind.strip() == "tree"
 
 
-def export(repo: Path, commit: Commit, folder: str, destination: Path) -> Path:
-    """Write `folder` as committed in `commit` under `destination`; return where it landed.
-
-    Taken from the commit, not the work tree, so the content always matches the sha.
-    """
-    archive = _git_bytes(
-        repo,
-        "archive",
-        "--format=tar",
-        commit.sha,
-        "--",
-        folder,
-        doing=f"reading {folder}/ at {commit.sha7}",
-    )
+def export(repo: Path, commit: Commit, folder: str | None, destination: Path) -> Path:
+    """Write `folder` (None: the whole tree) as committed in `commit` under `destination`;
+    return where it landed. Taken from the commit, not the work tree, so the content
+    always matches the sha."""
+    paths = ["--", folder] if folder else []
+    doing = f"reading {folder or 'the tree'} at {commit.sha7}"
+    archive = _git_bytes(repo, "archive", "--format=tar", commit.sha, *paths, doing=doing)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         try:
             tar.extractall(destination, filter="data")
         except tarfile.FilterError as error:
-            raise UnsafeContent(f"{repo}: {folder}/ at {commit.sha7}: {error}") from None
-    return destination / folder
+            raise UnsafeContent(f"{repo}: {folder or 'tree'} at {commit.sha7}: {error}") from None
+    return destination / folder if folder else destination
 
 
-def _git(repo: Path, *args: str, doing: str) -> str:
-    return _git_bytes(repo, *args, doing=doing).decode()
+def fetch(url: str, sha7: str, repo: Path) -> Commit:
+    """Bring the commit `sha7` of `url` into a new repo at `repo` as cheaply as the server allows.
+
+    A branch or tag tip is fetched alone (`--depth 1`); any other commit through a
+    partial clone holding commits and trees but no file contents (`--filter=blob:none`),
+    whose one needed tree's blobs `git archive` fetches later. A server that refuses
+    filters gives a full clone, as cyber-dojo's script always took.
+    """
+    shown = strip_credentials(url)
+    tips = _git(repo.parent, "ls-remote", "--", url, doing=f"listing {shown}", shown=shown)
+    wanted = [line.split()[0] for line in tips.splitlines() if line.startswith(sha7)]
+    if wanted:
+        _git(repo.parent, "init", "-q", "--bare", str(repo), doing="creating a repo")
+        _git(
+            repo,
+            "fetch",
+            "-q",
+            "--depth",
+            "1",
+            "--",
+            url,
+            wanted[0],
+            doing=f"fetching {sha7} from {shown}",
+            shown=shown,
+        )
+    else:
+        _git(
+            repo.parent,
+            "clone",
+            "-q",
+            "--bare",
+            "--filter=blob:none",
+            "--",
+            url,
+            str(repo),
+            doing=f"cloning {shown}",
+            shown=shown,
+        )
+    return resolve(repo, sha7)
 
 
-def _git_bytes(repo: Path, *args: str, doing: str) -> bytes:
+def is_dirty(repo: Path) -> bool:
+    """Whether a work tree has changes git would commit (untracked files included)."""
+    return bool(_git(repo, "status", "--porcelain", doing="reading the work tree status").strip())
+
+
+def is_repo(path: Path) -> bool:
+    try:
+        return _git(path, "rev-parse", "--is-inside-work-tree", doing="probing").strip() == "true"
+    except GitError:
+        return False
+
+
+def _git(repo: Path, *args: str, doing: str, shown: str | None = None) -> str:
+    return _git_bytes(repo, *args, doing=doing, shown=shown).decode()
+
+
+def _git_bytes(repo: Path, *args: str, doing: str, shown: str | None = None) -> bytes:
     if not repo.is_dir():
         raise GitError(f"{repo}: no such directory")
     try:
@@ -105,6 +158,8 @@ def _git_bytes(repo: Path, *args: str, doing: str) -> bytes:
     if result.returncode != 0:
         message = result.stderr.decode(errors="replace").strip().splitlines()
         detail = message[-1] if message else f"exit {result.returncode}"
+        if shown is not None:  # never echo a URL's user or password
+            detail = _redact(detail)
         if "not a git repository" in detail:
             raise GitError(f"{repo}: not a git repository")
         raise GitError(f"{repo}: {doing}: {detail}")

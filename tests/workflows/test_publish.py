@@ -350,7 +350,10 @@ def test_publishes_into_an_oci_layout(
         f"cyberdojostartpoints/python_pytest:{sha7}",
     ]
     files = start_point_files(stores, result.start_point)
-    assert json.loads(files["start_point/manifest.json"])["image_name"] == f"cyberdojofoundation/python_pytest:{sha7}"
+    assert (
+        json.loads(files["start_point/manifest.json"])["image_name"]
+        == f"cyberdojofoundation/python_pytest:{sha7}"
+    )
     again = publish.publish(request(repo, image), Stores())
     assert again.start_point == result.start_point and again.blobs_uploaded == 0
 

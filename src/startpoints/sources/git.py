@@ -1,0 +1,33 @@
+"""A `sha7@git-url` source (cyber-dojo's legacy form): that exact commit's tree, without .git."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from startpoints import git
+from startpoints.core.provenance import Provenance
+from startpoints.oci.stores import Stores
+from startpoints.sources.source import Say
+
+
+@dataclass(frozen=True)
+class GitSource:
+    text: str
+    sha7: str
+    url: str
+
+    def fetch(self, into: Path, stores: Stores, say: Say) -> Provenance:
+        with tempfile.TemporaryDirectory(prefix="startpoints-git-", dir=into.parent) as tmp:
+            repo = Path(tmp) / "repo.git"
+            commit = git.fetch(self.url, self.sha7, repo)
+            into.mkdir(parents=True, exist_ok=True)
+            git.export(repo, commit, None, into)
+        return Provenance(
+            source=self.text,
+            kind="git",
+            revision=commit.sha,
+            repository=git.strip_credentials(self.url),
+            created=commit.created,
+        )

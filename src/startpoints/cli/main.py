@@ -39,11 +39,15 @@ def docker_config() -> Path | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from startpoints.cli import lint, publish
+    from startpoints.cli import assemble, lint, publish
 
-    parser = argparse.ArgumentParser(prog="startpoints", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="startpoints",
+        description="Publish, assemble, serve and pre-pull cyber-dojo start points as OCI images.",
+    )
     parser.add_argument("--version", action="version", version=f"startpoints {__version__}")
     verbs = parser.add_subparsers(required=True, metavar="COMMAND")
     lint.add(verbs)
     publish.add(verbs)
+    assemble.add(verbs)
     return parser

@@ -61,3 +61,25 @@ def _language_framework(manifest: dict[str, Any]) -> str | None:
 
 def _where(entry: Entry) -> str:
     return f"{entry.source} ({entry.file})" if entry.source else entry.file
+
+
+INDEX = "catalog.json"  # beside the index folders 0/ 1/ 2/ ... of an assembled catalog
+
+
+def index_json(
+    kind: str, entries: Sequence[Entry], provenance: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """The catalog index: every start point with where it came from. No timestamps of its
+    own, so the same sources give the same bytes."""
+    return {
+        "kind": kind,
+        "start_points": [
+            {
+                "manifest": e.file,
+                "display_name": e.manifest.get("display_name"),
+                "image_name": e.manifest.get("image_name"),
+                **p,
+            }
+            for e, p in zip(entries, provenance, strict=True)
+        ],
+    }

@@ -11,7 +11,7 @@ SourceKind = Literal["image", "git", "dir"]
 @dataclass(frozen=True)
 class Provenance:
     source: str  # exactly as given
-    kind: SourceKind
+    source_kind: SourceKind
     revision: str | None = None  # 40-hex git commit
     repository: str | None = None  # the source repo URL (OCI `.source` annotation or git URL)
     start_point_image: str | None = None  # e.g. ghcr.io/cyberdojostartpoints/java_junit:4edf92a

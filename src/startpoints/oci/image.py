@@ -19,6 +19,16 @@ class Blob:
 
 
 @dataclass(frozen=True)
+class Base:
+    """An image to build on: its config (kept: entrypoint, env, user...) and its layers."""
+
+    config: dict[str, Any]
+    layers: tuple[Descriptor, ...]
+    name: str
+    digest: str
+
+
+@dataclass(frozen=True)
 class Image:
     """An image ready to write: its manifest bytes and every blob the manifest names."""
 
@@ -45,26 +55,36 @@ def build(
     annotations: Mapping[str, str],
     labels: Mapping[str, str] | None = None,
     history: str = "startpoints",
+    base: Base | None = None,
 ) -> Image:
-    """A linux/amd64 image of `layers`, so `docker pull` and `docker create` accept it.
-
-    `created` is a fixed time (the commit's) rather than now, to keep digests reproducible.
-    """
-    config = {
-        "architecture": "amd64",
-        "os": "linux",
-        "created": created,
-        "config": {"Labels": dict(labels or annotations)},
-        "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]},
-        "history": [{"created": created, "created_by": history} for _ in layers],
-    }
+    """A linux/amd64 image of `layers` (on top of `base`), so `docker pull` and `docker
+    create` accept it. `created` is a fixed time (a commit's) rather than now, to keep
+    digests reproducible. The blobs of `base` are not part of the result: they are the
+    base's, already in a store."""
+    config: dict[str, Any] = dict(base.config) if base else {"architecture": "amd64", "os": "linux"}
+    inner = dict(config.get("config") or {})
+    inner["Labels"] = {**(inner.get("Labels") or {}), **(labels or annotations)}
+    rootfs = config.get("rootfs") or {}
+    config.update(
+        created=created,
+        config=inner,
+        rootfs={
+            "type": "layers",
+            "diff_ids": [*rootfs.get("diff_ids", []), *(la.diff_id for la in layers)],
+        },
+        history=[
+            *config.get("history", []),
+            *({"created": created, "created_by": history} for _ in layers),
+        ],
+    )
     config_blob = _blob(canonical_json(config), mediatypes.OCI_CONFIG)
     layer_blobs = [Blob(layer.data, layer.descriptor) for layer in layers]
+    base_layers = [d.to_json() for d in base.layers] if base else []
     manifest = {
         "schemaVersion": 2,
         "mediaType": mediatypes.OCI_MANIFEST,
         "config": config_blob.descriptor.to_json(),
-        "layers": [blob.descriptor.to_json() for blob in layer_blobs],
+        "layers": base_layers + [blob.descriptor.to_json() for blob in layer_blobs],
         "annotations": dict(annotations),
     }
     return Image(canonical_json(manifest), (config_blob, *layer_blobs))

@@ -47,7 +47,9 @@ def tar_dir(root: Path, arcname: str, *, replace: Mapping[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     total = 0
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
-        tar.addfile(_info(f"{arcname}/", tarfile.DIRTYPE, 0o755))
+        parts = arcname.split("/")
+        for depth in range(1, len(parts) + 1):  # parents first, so every tool sees them
+            tar.addfile(_info("/".join(parts[:depth]) + "/", tarfile.DIRTYPE, 0o755))
         for relative in _walk(root):
             path = root / relative
             name = f"{arcname}/{relative}"

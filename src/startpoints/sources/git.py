@@ -26,7 +26,7 @@ class GitSource:
             git.export(repo, commit, None, into)
         return Provenance(
             source=self.text,
-            kind="git",
+            source_kind="git",
             revision=commit.sha,
             repository=git.strip_credentials(self.url),
             created=commit.created,

@@ -11,19 +11,16 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from startpoints.core.provenance import Provenance
 from startpoints.core.reference import Reference
 from startpoints.errors import StartpointsError
-from startpoints.oci import mediatypes, unpack
+from startpoints.oci import read, unpack
 from startpoints.oci.descriptor import Descriptor
-from startpoints.oci.store import Store
 from startpoints.oci.stores import Stores
 from startpoints.sources.source import Say
 
 START_POINT = "start_point"
-PLATFORM = ("linux", "amd64")
 
 
 @dataclass(frozen=True)
@@ -33,7 +30,7 @@ class ImageSource:
 
     def fetch(self, into: Path, stores: Stores, say: Say) -> Provenance:
         store = stores.for_ref(self.ref)
-        manifest, descriptor = _image_manifest(store, self.ref)
+        manifest, descriptor = read.image_manifest(store, self.ref)
         config = json.loads(store.fetch_blob(self.ref, Descriptor.from_json(manifest["config"])))
         with tempfile.TemporaryDirectory(prefix="startpoints-image-", dir=into.parent) as tmp:
             root = Path(tmp)
@@ -50,7 +47,7 @@ class ImageSource:
         annotations = {**labels, **manifest.get("annotations", {})}
         return Provenance(
             source=self.text,
-            kind="image",
+            source_kind="image",
             revision=annotations.get("org.opencontainers.image.revision"),
             repository=annotations.get("org.opencontainers.image.source"),
             start_point_image=str(self.ref.with_tag(self.ref.tag))
@@ -60,22 +57,3 @@ class ImageSource:
             language_image=annotations.get("org.cyber-dojo.start-point.language-image"),
             created=annotations.get("org.opencontainers.image.created"),
         )
-
-
-def _image_manifest(store: Store, ref: Reference) -> tuple[dict[str, Any], Descriptor]:
-    """The image manifest `ref` names, through an index to linux/amd64 when it is one."""
-    data, descriptor = store.fetch_manifest(ref)
-    value = json.loads(data)
-    if descriptor.media_type in mediatypes.INDEXES or "manifests" in value:
-        for entry in value.get("manifests", []):
-            platform = entry.get("platform") or {}
-            if (platform.get("os"), platform.get("architecture")) == PLATFORM:
-                chosen = Descriptor.from_json(entry)
-                data, descriptor = store.fetch_manifest(ref.at_digest(chosen.digest))
-                value = json.loads(data)
-                break
-        else:
-            raise StartpointsError(f"{ref}: the image index has no linux/amd64 image")
-    if "config" not in value:
-        raise StartpointsError(f"{ref}: not an image manifest ({descriptor.media_type})")
-    return value, descriptor

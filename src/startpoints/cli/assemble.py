@@ -1,0 +1,92 @@
+"""`startpoints assemble SOURCE... [--from FILE] [--output DIR] [--tag REF] [--base REF]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from startpoints.errors import StartpointsError
+
+
+def add(verbs: Any) -> None:
+    parser = verbs.add_parser(
+        "assemble", help="assemble a catalog from start-point images, sha7@git-urls and folders"
+    )
+    parser.add_argument(
+        "sources",
+        nargs="*",
+        metavar="SOURCE",
+        help="image ref (tag or digest), sha7@git-url, or folder",
+    )
+    parser.add_argument(
+        "--from",
+        dest="from_file",
+        type=Path,
+        metavar="FILE",
+        help="one source per line, # comments",
+    )
+    parser.add_argument(
+        "--output", type=Path, metavar="DIR", help="write the catalog folder (replaced whole)"
+    )
+    parser.add_argument(
+        "--tag", metavar="REF", help="push the catalog image as REF (may be oci:PATH:NAME)"
+    )
+    parser.add_argument(
+        "--base",
+        metavar="REF",
+        help="the image the catalog layer goes on (default: none, data only)",
+    )
+    parser.add_argument("--kind", choices=("languages", "custom", "exercises"), default="languages")
+    parser.add_argument(
+        "--verify-images", action="store_true", help="check every image_name exists; record digests"
+    )
+    parser.add_argument("--jobs", type=int, default=8, help="sources fetched at once (default 8)")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary")
+    parser.set_defaults(run=run)
+
+
+def read_sources(args: argparse.Namespace) -> list[str]:
+    texts = list(args.sources)
+    if args.from_file:
+        try:
+            lines = args.from_file.read_text().splitlines()
+        except OSError as error:
+            raise StartpointsError(f"--from {args.from_file}: {error.strerror}") from None
+        texts += [s for s in (line.split("#", 1)[0].strip() for line in lines) if s]
+    return texts
+
+
+def run(args: argparse.Namespace) -> int:
+    from startpoints.cli import progress
+    from startpoints.cli.main import docker_config
+    from startpoints.core import reference
+    from startpoints.oci.stores import Stores
+    from startpoints.workflows import assemble
+
+    texts = read_sources(args)
+    request = assemble.Request(
+        sources=texts,
+        kind=args.kind,
+        output=args.output,
+        tag=reference.parse(args.tag) if args.tag else None,
+        base=reference.parse(args.base) if args.base else None,
+        verify_images=args.verify_images,
+        jobs=args.jobs,
+    )
+    with progress.sources(len(texts), f"assembling {len(texts)} sources") as done:
+        result = assemble.assemble(
+            request, Stores(docker_config=docker_config()), say=_say, done=done
+        )
+    if args.json:
+        print(json.dumps(result.as_json()))
+    print(f"{len(result.start_points)} start points ({result.kind})", file=sys.stderr)
+    if result.image is not None:
+        print(result.image)
+    return 0
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)

@@ -1,0 +1,256 @@
+"""Assemble: many sources → one validated catalog, written as a folder and/or pushed as an image.
+
+Sources are fetched concurrently into a staging folder as index folders 0/ 1/ 2/ ...;
+every start point and the catalog as a whole are checked; only then is anything written
+(the output folder replaced whole) or pushed (the catalog image, tag last).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from startpoints.core import catalog, lint, manifest, reference
+from startpoints.core.manifest import Kind
+from startpoints.core.problem import Problem
+from startpoints.core.provenance import Provenance
+from startpoints.core.reference import Reference
+from startpoints.errors import InvalidStartPoint, StartpointsError
+from startpoints.oci import image, layer, mediatypes, read, write
+from startpoints.oci.descriptor import Descriptor
+from startpoints.oci.stores import Stores
+from startpoints.sources import source as sources
+from startpoints.sources.source import Source
+
+CATALOG_PATH = "startpoints/catalog"  # where a catalog image holds the catalog folder
+KIND_LABEL = "org.cyber-dojo.start-point"
+EPOCH = "1970-01-01T00:00:00Z"
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Request:
+    sources: Sequence[str]
+    kind: Kind = "languages"
+    output: Path | None = None
+    tag: Reference | None = None
+    base: Reference | None = None
+    verify_images: bool = False
+    jobs: int = 8
+
+
+@dataclass
+class Result:
+    kind: Kind
+    start_points: list[dict[str, Any]] = field(default_factory=list)
+    output: Path | None = None
+    image: Reference | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "start_points": self.start_points,
+            "output": str(self.output) if self.output else None,
+            "image": str(self.image) if self.image else None,
+        }
+
+
+def assemble(
+    request: Request,
+    stores: Stores,
+    say: Say = lambda _: None,
+    done: Callable[[str, str | None], None] = lambda _s, _e: None,
+) -> Result:
+    """`done(source, error)` is called as each source finishes, for progress."""
+    parsed = _parse_sources(request.sources)
+    staging_parent = request.output.parent if request.output else None
+    if staging_parent:
+        staging_parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".startpoints-assemble-", dir=staging_parent) as tmp:
+        staging = Path(tmp) / "catalog"
+        fetched = _fetch_all(parsed, staging, stores, request.jobs, say, done)
+        entries, provenance, problems = _check(staging, parsed, fetched, request.kind)
+        if request.verify_images and not problems:
+            problems += _verify_images(entries, provenance, stores)
+        if problems:
+            raise InvalidStartPoint(
+                f"{len(problems)} problems in the catalog; nothing written or pushed",
+                list(problems),
+            )
+        index = catalog.index_json(request.kind, entries, provenance)
+        (staging / catalog.INDEX).write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n")
+        result = Result(request.kind, index["start_points"])
+        if request.tag is not None:
+            result.image = _push_catalog_image(staging, request, provenance, stores)
+            say(f"pushed {result.image}")
+        if request.output is not None:
+            _replace_folder(staging, request.output)
+            result.output = request.output
+            say(f"wrote {request.output}: {len(entries)} start points")
+    return result
+
+
+def _parse_sources(texts: Sequence[str]) -> list[Source]:
+    if not texts:
+        raise StartpointsError("no sources given")
+    seen: set[str] = set()
+    problems: list[Problem] = []
+    parsed: list[Source] = []
+    for text in texts:
+        if text in seen:
+            problems.append(Problem(text, "is given more than once"))
+        seen.add(text)
+        try:
+            parsed.append(sources.parse(text))
+        except StartpointsError as error:
+            problems.append(Problem(text, str(error).removeprefix(f"{text}: ")))
+    if problems:
+        raise InvalidStartPoint(f"{len(problems)} bad sources; nothing fetched", list(problems))
+    return parsed
+
+
+def _fetch_all(
+    parsed: list[Source],
+    staging: Path,
+    stores: Stores,
+    jobs: int,
+    say: Say,
+    done: Callable[[str, str | None], None],
+) -> list[Provenance | StartpointsError]:
+    staging.mkdir()
+
+    def fetch(i: int) -> Provenance | StartpointsError:
+        src = parsed[i]
+        try:
+            provenance = src.fetch(staging / str(i), stores, say)
+        except StartpointsError as error:
+            done(src.text, str(error))
+            return error
+        done(src.text, None)
+        return provenance
+
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(parsed)))) as pool:
+        return list(pool.map(fetch, range(len(parsed))))
+
+
+def _check(
+    staging: Path, parsed: list[Source], fetched: list[Provenance | StartpointsError], kind: Kind
+) -> tuple[list[catalog.Entry], list[dict[str, Any]], list[Problem]]:
+    entries: list[catalog.Entry] = []
+    provenance: list[dict[str, Any]] = []
+    problems: list[Problem] = []
+    for i, (src, outcome) in enumerate(zip(parsed, fetched, strict=True)):
+        if isinstance(outcome, StartpointsError):
+            problems.append(Problem(src.text, f"cannot be fetched: {outcome}"))
+            continue
+        folders = lint.find_start_points(staging / str(i))
+        if not folders:
+            problems.append(Problem(src.text, "holds no manifest.json"))
+        for folder in folders:
+            file = folder.relative_to(staging).joinpath(manifest.MANIFEST).as_posix()
+            loaded, found = manifest.check_dir(folder, kind, file)
+            problems += [p.from_source(src.text) for p in found]
+            if loaded is not None:
+                entries.append(catalog.Entry(file, loaded, src.text))
+                provenance.append({"index": i, **outcome.as_json(), "image_digest": None})
+    problems += catalog.problems(entries)
+    return entries, provenance, problems
+
+
+def _verify_images(
+    entries: list[catalog.Entry], provenance: list[dict[str, Any]], stores: Stores
+) -> list[Problem]:
+    """Each image_name must exist in its registry; its digest is recorded."""
+    problems: list[Problem] = []
+    names = sorted({str(e.manifest["image_name"]) for e in entries if "image_name" in e.manifest})
+
+    def resolve(name: str) -> tuple[str, Descriptor | None | StartpointsError]:
+        ref = reference.parse(name)
+        ref = ref if ref.identifier else ref.with_tag("latest")
+        try:
+            return name, stores.for_ref(ref).resolve(ref)
+        except StartpointsError as error:
+            return name, error
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = dict(pool.map(resolve, names))
+    for entry, record in zip(entries, provenance, strict=True):
+        name = entry.manifest.get("image_name")
+        if name is None:
+            continue
+        outcome = found[str(name)]
+        if isinstance(outcome, Descriptor):
+            record["image_digest"] = outcome.digest
+        else:
+            why = "is not in its registry" if outcome is None else f"cannot be checked: {outcome}"
+            problems.append(Problem(entry.file, why, "image_name", name, entry.source))
+    return problems
+
+
+def _push_catalog_image(
+    staging: Path, request: Request, provenance: list[dict[str, Any]], stores: Stores
+) -> Reference:
+    assert request.tag is not None
+    target = request.tag
+    store = stores.for_ref(target)
+    base = _base(request.base, target, stores) if request.base else None
+    created = max((p["created"] for p in provenance if p.get("created")), default=EPOCH)
+    annotations = {KIND_LABEL: request.kind, "org.opencontainers.image.created": created}
+    if base is not None:
+        annotations.update(
+            {
+                "org.opencontainers.image.base.name": base.name,
+                "org.opencontainers.image.base.digest": base.digest,
+            }
+        )
+    packed = layer.from_dir(staging, CATALOG_PATH)
+    built = image.build(
+        [packed],
+        created=created,
+        annotations=annotations,
+        labels={KIND_LABEL: request.kind},
+        history="startpoints assemble",
+        base=base,
+    )
+    written = write.write(store, target.at_digest(built.digest) if target.tag else target, built)
+    if target.tag:
+        store.push_manifest(target, built.manifest, built.descriptor.media_type)
+    return target.with_digest(written.descriptor.digest)
+
+
+def _base(ref: Reference, target: Reference, stores: Stores) -> image.Base:
+    """The base image's config and layers, its blobs copied into the target's repository."""
+    source = stores.for_ref(ref)
+    manifest_json, descriptor = read.image_manifest(source, ref)
+    config = json.loads(source.fetch_blob(ref, Descriptor.from_json(manifest_json["config"])))
+    layers = tuple(_as_oci(Descriptor.from_json(d)) for d in manifest_json.get("layers", []))
+    destination = stores.for_ref(target)
+    for blob in layers:
+        if not destination.has_blob(target, blob):
+            destination.push_blob(target, blob, source.fetch_blob(ref, blob))
+    return image.Base(config=config, layers=layers, name=str(ref), digest=descriptor.digest)
+
+
+def _as_oci(descriptor: Descriptor) -> Descriptor:
+    if descriptor.media_type == mediatypes.DOCKER_LAYER_GZIP:
+        return Descriptor(mediatypes.OCI_LAYER_GZIP, descriptor.digest, descriptor.size)
+    return descriptor
+
+
+def _replace_folder(staging: Path, output: Path) -> None:
+    """Put the complete new catalog where the old one was: renames only, so readers see the
+    old catalog or the new one, never a half-written one."""
+    if output.exists() and not (output / catalog.INDEX).exists() and any(output.iterdir()):
+        raise StartpointsError(f"{output}: exists and is not a catalog; refusing to replace it")
+    old = output.with_name(f".{output.name}.old-{os.getpid()}")
+    if output.exists():
+        os.rename(output, old)
+    os.rename(staging, output)
+    shutil.rmtree(old, ignore_errors=True)

@@ -194,3 +194,40 @@ def _status(url: str) -> int:
         return int(error.code)
     except OSError:
         return 0
+
+
+class GitDaemon:
+    """`git daemon` serving every repo under `base` over git:// on 127.0.0.1, with partial
+    clone (filters) allowed as GitHub allows it."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.port = free_port()
+        self.url = f"git://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> GitDaemon:
+        self._process = subprocess.Popen(
+            [
+                "git", "-c", "uploadpack.allowFilter=true", "-c", "uploadpack.allowAnySHA1InWant=true",
+                "daemon", "--reuseaddr", "--export-all", "--enable=upload-pack",
+                f"--base-path={self.base}", "--listen=127.0.0.1", f"--port={self.port}", str(self.base),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_until(self._answers, f"git daemon on {self.port}")
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None

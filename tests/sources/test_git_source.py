@@ -1,0 +1,95 @@
+"""sha7@git-url sources over a real `git daemon`: the exact commit, cheaply, without .git."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from startpoints.errors import GitError
+from startpoints.oci.stores import Stores
+from startpoints.sources import source
+from startpoints.sources.git import GitSource
+from tests.conftest import RepoFactory, git
+from tests.servers import GitDaemon
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[GitDaemon]:
+    (tmp_path / "served").mkdir()
+    server = GitDaemon(tmp_path / "served").start()
+    yield server
+    server.stop()
+
+
+def serve(repo: Path, daemon: GitDaemon, name: str) -> str:
+    git(daemon.base, "clone", "-q", "--bare", str(repo), f"{name}.git")
+    return f"{daemon.url}/{name}.git"
+
+
+def fetch(text: str, tmp_path: Path) -> tuple[Path, object]:
+    into = tmp_path / "catalog" / "0"
+    into.parent.mkdir(parents=True, exist_ok=True)
+    return into, source.parse(text).fetch(into, Stores(), lambda _: None)
+
+
+def test_a_tip_commit_is_fetched_shallow(
+    make_repo: RepoFactory, daemon: GitDaemon, tmp_path: Path
+) -> None:
+    repo = make_repo()
+    url = serve(repo, daemon, "python-pytest")
+    sha = git(repo, "rev-parse", "HEAD")
+
+    into, provenance = fetch(f"{sha[:7]}@{url}", tmp_path)
+
+    assert (into / "start_point" / "manifest.json").is_file()
+    assert not (into / ".git").exists()
+    assert provenance.revision == sha and provenance.source_kind == "git"  # type: ignore[attr-defined]
+    assert provenance.repository == url  # type: ignore[attr-defined]
+
+
+def test_an_older_commit_comes_through_a_blobless_clone(
+    make_repo: RepoFactory, daemon: GitDaemon, tmp_path: Path
+) -> None:
+    repo = make_repo()
+    old = git(repo, "rev-parse", "HEAD")
+    (repo / "start_point" / "hiker.py").write_text("def global_answer():\n    return 42\n")
+    git(repo, "commit", "-qam", "green")
+    url = serve(repo, daemon, "moved-on")
+
+    into, provenance = fetch(f"{old[:7]}@{url}", tmp_path)
+
+    assert "6 * 9" in (into / "start_point" / "hiker.py").read_text()
+    assert provenance.revision == old  # type: ignore[attr-defined]
+
+
+def test_a_local_path_url_works(make_repo: RepoFactory, tmp_path: Path) -> None:
+    repo = make_repo()
+    sha7 = git(repo, "rev-parse", "--short=7", "HEAD")
+    into, _ = fetch(f"{sha7}@file://{repo}", tmp_path)
+    assert (into / "start_point" / "cyber-dojo.sh").is_file()
+
+
+def test_an_unknown_commit_is_a_clear_error(
+    make_repo: RepoFactory, daemon: GitDaemon, tmp_path: Path
+) -> None:
+    url = serve(make_repo(), daemon, "repo")
+    with pytest.raises(GitError, match="reading commit 1234567"):
+        fetch(f"1234567@{url}", tmp_path)
+
+
+def test_an_unreachable_server_is_a_clear_error_without_credentials(tmp_path: Path) -> None:
+    with pytest.raises(GitError) as caught:
+        fetch("1234567@https://user:s3cr3t@127.0.0.1:1/x.git", tmp_path)
+    assert "s3cr3t" not in str(caught.value) and "listing https://127.0.0.1:1/x.git" in str(
+        caught.value
+    )
+
+
+def test_parse_takes_exactly_seven_hex_digits() -> None:
+    assert isinstance(
+        source.parse("384f486@https://github.com/cyber-dojo-start-points/java-junit"), GitSource
+    )
+    with pytest.raises(source.BadSource):
+        source.parse("384f48@https://github.com/cyber-dojo-start-points/java-junit")

@@ -106,3 +106,41 @@ def language_image(registry: Registry, stores: Stores, unique: str) -> Callable[
         return ref
 
     return make
+
+
+def buildah_push(context: Path, destination: str, work: Path) -> None:
+    """Build `context`'s Dockerfile with buildah (rootless-style vfs storage under `work`) and
+    push it to `destination` (`docker://HOST/REPO:TAG` or `oci:PATH:NAME`)."""
+    if shutil.which("buildah") is None:
+        pytest.skip("buildah is not installed (Debian package buildah)")
+    storage = [
+        "--root",
+        str(work / "root"),
+        "--runroot",
+        str(work / "runroot"),
+        "--storage-driver",
+        "vfs",
+    ]
+    env = {**os.environ, "BUILDAH_ISOLATION": "chroot"}
+    subprocess.run(
+        [
+            "buildah",
+            *storage,
+            "bud",
+            "--isolation",
+            "chroot",
+            "-q",
+            "-t",
+            "localhost/built:1",
+            str(context),
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    subprocess.run(
+        ["buildah", *storage, "push", "--tls-verify=false", "localhost/built:1", destination],
+        check=True,
+        capture_output=True,
+        env=env,
+    )

@@ -26,6 +26,7 @@ test: $(BIN)/startpoints
 bench: $(BIN)/startpoints
 	scripts/debian-packages.sh
 	$(BIN)/python bench/publish.py
+	$(BIN)/python bench/assemble.py
 
 clean:
 	rm -rf $(VENV) demo build *.egg-info src/*.egg-info

@@ -1,21 +1,31 @@
 """A registry as a Store, over the OCI distribution API.
 
-The only module that imports the registry client library (oras-py, on requests): it
-brings token auth and docker config.json credentials; every error it or requests
-raise leaves here as a StoreError or NotFound naming the registry and the object.
+The only module that imports the registry client library (oras-py's auth backends, on
+requests): they bring token auth (anonymous or from credentials, scoped per repository),
+Basic auth, and docker config.json credentials (auths, credsStore, credHelpers). Every
+error they or requests raise leaves here as a StoreError or NotFound naming the registry
+and the object.
+
+Only `oras.auth` is imported, not `oras.provider`: the provider pulls in jsonschema
+(~80 ms at every start, measured; docs/benchmarks.md) for manifest validation we do not
+use, and its request loop sleeps up to 83 s between retries. The loop below is oras'
+own `do_request` (401/403 → `authenticate_request` → again), with our retry policy.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import oras.provider
+import oras.auth
+import oras.container
 import requests
 import requests.adapters
+import requests.utils
 
 from startpoints.core.reference import Reference
 from startpoints.errors import NotFound, StoreError
@@ -23,15 +33,12 @@ from startpoints.oci import mediatypes
 from startpoints.oci.descriptor import Descriptor, sha256
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_TIMEOUT = (10, 120)  # seconds to connect, then between bytes
 
 
 @dataclass(frozen=True)
 class Retry:
-    """Bounded retries with capped exponential backoff for connection errors, 429 and 5xx.
-
-    oras' own retry decorator is bypassed: it sleeps 3, 5, 11, 29 then 83 s and retries
-    only on 500, so a down registry would hang a CI job for two minutes.
-    """
+    """Bounded retries with capped exponential backoff for connection errors, 429 and 5xx."""
 
     attempts: int = 5
     backoff: float = 0.25
@@ -56,6 +63,14 @@ class RegistryStore:
         self.retry = retry or Retry()
         self._docker_config = docker_config
         self._session = requests.Session()
+        # Proxies and CA bundle from the environment, read once for this host: requests
+        # otherwise re-reads os.environ on every request (~1 ms each, measured as 8% of
+        # assembling 82 start points; docs/benchmarks.md).
+        self._session.trust_env = False
+        self._session.proxies = requests.utils.get_environ_proxies(f"{self.scheme}://{host}/")
+        self._verify: bool | str = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
         adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
@@ -133,18 +148,17 @@ class RegistryStore:
 
     # --- plumbing ------------------------------------------------------------------------
 
-    def _client(self, ref: Reference) -> Any:
-        """One oras client per repository: its bearer token is scoped to that repository."""
+    def _auth(self, ref: Reference) -> Any:
+        """One auth backend per repository: a bearer token is scoped to its repository."""
         repository = ref.api_repository
         if repository not in self._clients:
             backend = "basic" if self._challenges_basic() else "token"
-            client = oras.provider.Registry(
-                hostname=self.host, insecure=self.scheme == "http", auth_backend=backend
+            auth = oras.auth.get_auth_backend(
+                backend, self._session, self.scheme == "http", self._verify
             )
-            client.session = client.auth.session = self._session
             configs = [str(self._docker_config)] if self._docker_config else None
-            client.auth.load_configs(client.get_container(f"{self.host}/{repository}"), configs)
-            self._clients[repository] = client
+            auth.load_configs(oras.container.Container(f"{self.host}/{repository}"), configs)
+            self._clients[repository] = auth
         return self._clients[repository]
 
     def _challenges_basic(self) -> bool:
@@ -154,7 +168,9 @@ class RegistryStore:
         """
         if self._basic is None:
             try:
-                response = self._session.get(f"{self.scheme}://{self.host}/v2/", timeout=10)
+                response = self._session.get(
+                    f"{self.scheme}://{self.host}/v2/", timeout=_TIMEOUT, verify=self._verify
+                )
             except requests.RequestException:
                 return False  # unreachable: the real request will say so, with retries
             challenge = response.headers.get("Www-Authenticate", "")
@@ -185,26 +201,37 @@ class RegistryStore:
     def _send(
         self, ref: Reference, method: str, url: str, headers: dict[str, str], data: bytes | None
     ) -> requests.Response:
-        client = self._client(ref)
-        # oras' do_request brings auth (anonymous or docker config credentials → bearer
-        # token); __wrapped__ skips its slow retry decorator, ours is _with_retries.
-        do_request = type(client).do_request.__wrapped__
-        if self._basic:
-            try:
-                headers = {**headers, **client.auth.get_auth_header()}
-            except AttributeError:
-                raise StoreError(
-                    f"{self.host} asks for a login for {ref.name}: no credentials in docker config.json"
-                ) from None
+        auth = self._auth(ref)
+        headers = dict(headers)
         try:
-            response: requests.Response = do_request(
-                client, url, method, data=data, headers=dict(headers)
+            if self._basic or getattr(auth, "token", None):
+                headers.update(auth.get_auth_header())
+        except AttributeError:
+            raise StoreError(
+                f"{self.host} asks for a login for {ref.name}: no credentials in docker config.json"
+            ) from None
+        try:
+            response = self._session.request(
+                method, url, data=data, headers=headers, timeout=_TIMEOUT, verify=self._verify
             )
+            if response.status_code in (401, 403):
+                headers, changed = auth.authenticate_request(
+                    response, headers, refresh=response.status_code == 403
+                )
+                if changed:
+                    response = self._session.request(
+                        method,
+                        url,
+                        data=data,
+                        headers=headers,
+                        timeout=_TIMEOUT,
+                        verify=self._verify,
+                    )
         except requests.RequestException as error:
             raise _Retryable(
                 f"{self.host} unreachable while {method} {ref}: {_short(error)}"
             ) from None
-        except (ValueError, oras.auth.AuthenticationException) as error:
+        except oras.auth.AuthenticationException as error:
             raise StoreError(
                 f"{self.host}: authentication for {ref.name} failed: {error}"
             ) from None

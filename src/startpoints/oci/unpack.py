@@ -68,19 +68,19 @@ def _apply_member(
     base = relative.name
     if base == OPAQUE:
         for child in list(parent.iterdir()) if parent.is_dir() else []:
-            _remove(child)
+            remove(child)
         return
     if base.startswith(WHITEOUT):
-        _remove(parent / base[len(WHITEOUT) :])
+        remove(parent / base[len(WHITEOUT) :])
         return
     target = parent / base
     if member.isdir():
         if target.is_symlink() or (target.exists() and not target.is_dir()):
-            _remove(target)
+            remove(target)
         target.mkdir(parents=True, exist_ok=True)
         return
     parent.mkdir(parents=True, exist_ok=True)
-    _remove(target)
+    remove(target)
     if member.isreg():
         source = tar.extractfile(member)
         assert source is not None
@@ -126,7 +126,8 @@ def _inside(root: Path, path: Path, where: str, name: str) -> Path:
     return real
 
 
-def _remove(path: Path) -> None:
+def remove(path: Path) -> None:
+    """Remove a file, link or folder tree, whichever `path` is, without following links."""
     if path.is_symlink() or (path.exists() and not stat.S_ISDIR(path.lstat().st_mode)):
         path.unlink()
     elif path.is_dir():

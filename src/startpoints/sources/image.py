@@ -7,8 +7,6 @@ linux/amd64, every layer (whiteouts included), every blob verified by digest and
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from startpoints.oci.stores import Stores
 from startpoints.sources.source import Say
 
 START_POINT = "start_point"
+REVISION = "org.opencontainers.image.revision"
 
 
 @dataclass(frozen=True)
@@ -31,24 +30,32 @@ class ImageSource:
     def fetch(self, into: Path, stores: Stores, say: Say) -> Provenance:
         store = stores.for_ref(self.ref)
         manifest, descriptor = read.image_manifest(store, self.ref)
-        config = json.loads(store.fetch_blob(self.ref, Descriptor.from_json(manifest["config"])))
-        with tempfile.TemporaryDirectory(prefix="startpoints-image-", dir=into.parent) as tmp:
-            root = Path(tmp)
-            budget = unpack.Budget()
-            for i, layer in enumerate(manifest.get("layers", [])):
-                blob = store.fetch_blob(self.ref, Descriptor.from_json(layer))
-                unpack.apply(blob, root, where=f"{self.text} layer {i}", budget=budget)
-            folder = root / START_POINT
-            if not folder.is_dir() or folder.is_symlink():
-                raise StartpointsError(f"{self.text}: the image holds no /{START_POINT}/ folder")
-            into.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(folder), into / START_POINT)
-        labels = (config.get("config") or {}).get("Labels") or {}
-        annotations = {**labels, **manifest.get("annotations", {})}
+        budget = unpack.Budget()
+        # Unpacked straight into the index folder: it sits in a staging folder that is
+        # thrown away whole if anything fails.
+        for i, layer in enumerate(manifest.get("layers", [])):
+            blob = store.fetch_blob(self.ref, Descriptor.from_json(layer))
+            unpack.apply(blob, into, where=f"{self.text} layer {i}", budget=budget)
+        folder = into / START_POINT
+        if not folder.is_dir() or folder.is_symlink():
+            raise StartpointsError(f"{self.text}: the image holds no /{START_POINT}/ folder")
+        for other in into.iterdir():
+            if other.name != START_POINT:
+                shutil.rmtree(
+                    other
+                ) if other.is_dir() and not other.is_symlink() else other.unlink()
+        annotations = manifest.get("annotations") or {}
+        if REVISION not in annotations:
+            # Images built by docker or buildah carry their metadata as config labels;
+            # ours carry it in the manifest, which spares fetching the config.
+            config = json.loads(
+                store.fetch_blob(self.ref, Descriptor.from_json(manifest["config"]))
+            )
+            annotations = {**((config.get("config") or {}).get("Labels") or {}), **annotations}
         return Provenance(
             source=self.text,
             source_kind="image",
-            revision=annotations.get("org.opencontainers.image.revision"),
+            revision=annotations.get(REVISION),
             repository=annotations.get("org.opencontainers.image.source"),
             start_point_image=str(self.ref.with_tag(self.ref.tag))
             if self.ref.tag

@@ -41,9 +41,7 @@ class ImageSource:
             raise StartpointsError(f"{self.text}: the image holds no /{START_POINT}/ folder")
         for other in into.iterdir():
             if other.name != START_POINT:
-                shutil.rmtree(
-                    other
-                ) if other.is_dir() and not other.is_symlink() else other.unlink()
+                unpack.remove(other)
         annotations = manifest.get("annotations") or {}
         if REVISION not in annotations:
             # Images built by docker or buildah carry their metadata as config labels;

@@ -15,8 +15,14 @@ KINDS = ("languages", "custom", "exercises")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
-    args = parser.parse_args(argv)
+    # create's words are positional flags (cyber-dojo's grammar), not options to parse.
+    args = (
+        argparse.Namespace(run=_create, words=argv[1:])
+        if argv[:1] == ["create"]
+        else parser.parse_args(argv)
+    )
     try:
         return int(args.run(args))
     except InvalidStartPoint as error:
@@ -31,6 +37,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _create(args: argparse.Namespace) -> int:
+    from startpoints.cli import create
+
+    return create.run(args)
+
+
 def docker_config() -> Path | None:
     """config.json where Docker looks for it: $DOCKER_CONFIG, else ~/.docker."""
     folder = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
@@ -39,7 +51,7 @@ def docker_config() -> Path | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from startpoints.cli import assemble, lint, publish
+    from startpoints.cli import assemble, create, lint, publish, serve
 
     parser = argparse.ArgumentParser(
         prog="startpoints",
@@ -50,4 +62,6 @@ def _parser() -> argparse.ArgumentParser:
     lint.add(verbs)
     publish.add(verbs)
     assemble.add(verbs)
+    create.add(verbs)
+    serve.add(verbs)
     return parser

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from startpoints.core.reference import Reference
 from startpoints.errors import StartpointsError
-from startpoints.oci import mediatypes
+from startpoints.oci import mediatypes, unpack
 from startpoints.oci.descriptor import Descriptor
 from startpoints.oci.store import Store
 
@@ -31,3 +32,14 @@ def image_manifest(store: Store, ref: Reference) -> tuple[dict[str, Any], Descri
     if "config" not in value:
         raise StartpointsError(f"{ref}: not an image manifest ({descriptor.media_type})")
     return value, descriptor
+
+
+def unpack_image(
+    store: Store, ref: Reference, into: Path, budget: unpack.Budget
+) -> tuple[dict[str, Any], Descriptor]:
+    """Apply every layer of the image `ref` names, in order, onto `into`; every blob verified."""
+    manifest, descriptor = image_manifest(store, ref)
+    for i, layer in enumerate(manifest.get("layers", [])):
+        blob = store.fetch_blob(ref, Descriptor.from_json(layer))
+        unpack.apply(blob, into, where=f"{ref} layer {i}", budget=budget)
+    return manifest, descriptor

@@ -29,13 +29,9 @@ class ImageSource:
 
     def fetch(self, into: Path, stores: Stores, say: Say) -> Provenance:
         store = stores.for_ref(self.ref)
-        manifest, descriptor = read.image_manifest(store, self.ref)
-        budget = unpack.Budget()
         # Unpacked straight into the index folder: it sits in a staging folder that is
         # thrown away whole if anything fails.
-        for i, layer in enumerate(manifest.get("layers", [])):
-            blob = store.fetch_blob(self.ref, Descriptor.from_json(layer))
-            unpack.apply(blob, into, where=f"{self.text} layer {i}", budget=budget)
+        manifest, descriptor = read.unpack_image(store, self.ref, into, unpack.Budget())
         folder = into / START_POINT
         if not folder.is_dir() or folder.is_symlink():
             raise StartpointsError(f"{self.text}: the image holds no /{START_POINT}/ folder")

@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +22,10 @@ from startpoints.core.manifest import Kind
 from startpoints.core.problem import Problem
 from startpoints.core.provenance import Provenance
 from startpoints.core.reference import Reference
-from startpoints.errors import InvalidStartPoint, StartpointsError
+from startpoints.errors import InvalidStartPoint, StartpointsError, TagConflict
 from startpoints.oci import image, layer, mediatypes, read, write
 from startpoints.oci.descriptor import Descriptor
+from startpoints.oci.image import Image
 from startpoints.oci.stores import Stores
 from startpoints.sources import source as sources
 from startpoints.sources.source import Source
@@ -44,6 +45,7 @@ class Request:
     base: Reference | None = None
     verify_images: bool = False
     jobs: int = 8
+    image_names: Mapping[str, str] = field(default_factory=dict)  # source → image_name to write
 
 
 @dataclass
@@ -52,6 +54,8 @@ class Result:
     start_points: list[dict[str, Any]] = field(default_factory=list)
     output: Path | None = None
     image: Reference | None = None
+    built: Image | None = None  # the catalog image, pushed or not
+    base: BaseImage | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +80,7 @@ def assemble(
     with tempfile.TemporaryDirectory(prefix=".startpoints-assemble-", dir=staging_parent) as tmp:
         staging = Path(tmp) / "catalog"
         fetched = _fetch_all(parsed, staging, stores, request.jobs, say, done)
+        _set_image_names(staging, parsed, request.image_names)
         entries, provenance, problems = _check(staging, parsed, fetched, request.kind)
         if request.verify_images and not problems:
             problems += _verify_images(entries, provenance, stores)
@@ -87,8 +92,11 @@ def assemble(
         index = catalog.index_json(request.kind, entries, provenance)
         (staging / catalog.INDEX).write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n")
         result = Result(request.kind, index["start_points"])
+        base = load_base(request.base, stores) if request.base else None
+        result.built = catalog_image(staging, request.kind, provenance, base)
+        result.base = base
         if request.tag is not None:
-            result.image = _push_catalog_image(staging, request, provenance, stores)
+            result.image = _push_catalog_image(result.built, request.tag, base, stores)
             say(f"pushed {result.image}")
         if request.output is not None:
             _replace_folder(staging, request.output)
@@ -138,6 +146,19 @@ def _fetch_all(
 
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(parsed)))) as pool:
         return list(pool.map(fetch, range(len(parsed))))
+
+
+def _set_image_names(staging: Path, parsed: list[Source], image_names: Mapping[str, str]) -> None:
+    """Point the manifests of some sources at other language images (create --build-images)."""
+    for i, src in enumerate(parsed):
+        if src.text not in image_names or not (staging / str(i)).is_dir():
+            continue
+        for folder in lint.find_start_points(staging / str(i)):
+            path = folder / manifest.MANIFEST
+            loaded, problems = manifest.load(path, str(path))
+            if loaded is not None:
+                loaded["image_name"] = image_names[src.text]
+                path.write_text(json.dumps(loaded, indent=2, ensure_ascii=False) + "\n")
 
 
 def _check(
@@ -194,48 +215,64 @@ def _verify_images(
     return problems
 
 
-def _push_catalog_image(
-    staging: Path, request: Request, provenance: list[dict[str, Any]], stores: Stores
-) -> Reference:
-    assert request.tag is not None
-    target = request.tag
-    store = stores.for_ref(target)
-    base = _base(request.base, target, stores) if request.base else None
+@dataclass(frozen=True)
+class BaseImage:
+    """A base image and where its blobs are, so they can be copied or loaded."""
+
+    image: image.Base
+    ref: Reference
+
+    def blob(self, stores: Stores, descriptor: Descriptor) -> bytes:
+        return stores.for_ref(self.ref).fetch_blob(self.ref, descriptor)
+
+
+def catalog_image(
+    staging: Path, kind: Kind, provenance: list[dict[str, Any]], base: BaseImage | None
+) -> image.Image:
+    """The catalog folder as one reproducible layer (on `base`), labelled with its kind."""
     created = max((p["created"] for p in provenance if p.get("created")), default=EPOCH)
-    annotations = {KIND_LABEL: request.kind, "org.opencontainers.image.created": created}
+    annotations = {KIND_LABEL: kind, "org.opencontainers.image.created": created}
     if base is not None:
-        annotations.update(
-            {
-                "org.opencontainers.image.base.name": base.name,
-                "org.opencontainers.image.base.digest": base.digest,
-            }
-        )
-    packed = layer.from_dir(staging, CATALOG_PATH)
-    built = image.build(
-        [packed],
+        annotations["org.opencontainers.image.base.name"] = base.image.name
+        annotations["org.opencontainers.image.base.digest"] = base.image.digest
+    return image.build(
+        [layer.from_dir(staging, CATALOG_PATH)],
         created=created,
         annotations=annotations,
-        labels={KIND_LABEL: request.kind},
+        labels={KIND_LABEL: kind},
         history="startpoints assemble",
-        base=base,
+        base=base.image if base else None,
     )
-    written = write.write(store, target.at_digest(built.digest) if target.tag else target, built)
-    if target.tag:
-        store.push_manifest(target, built.manifest, built.descriptor.media_type)
-    return target.with_digest(written.descriptor.digest)
 
 
-def _base(ref: Reference, target: Reference, stores: Stores) -> image.Base:
-    """The base image's config and layers, its blobs copied into the target's repository."""
+def load_base(ref: Reference, stores: Stores) -> BaseImage:
     source = stores.for_ref(ref)
     manifest_json, descriptor = read.image_manifest(source, ref)
     config = json.loads(source.fetch_blob(ref, Descriptor.from_json(manifest_json["config"])))
     layers = tuple(_as_oci(Descriptor.from_json(d)) for d in manifest_json.get("layers", []))
-    destination = stores.for_ref(target)
-    for blob in layers:
-        if not destination.has_blob(target, blob):
-            destination.push_blob(target, blob, source.fetch_blob(ref, blob))
-    return image.Base(config=config, layers=layers, name=str(ref), digest=descriptor.digest)
+    return BaseImage(
+        image.Base(config=config, layers=layers, name=str(ref), digest=descriptor.digest), ref
+    )
+
+
+def _push_catalog_image(
+    built: image.Image, target: Reference, base: BaseImage | None, stores: Stores
+) -> Reference:
+    """Push with the tag last; a tag already naming other content is refused, not moved."""
+    store = stores.for_ref(target)
+    if target.tag:
+        existing = store.resolve(target)
+        if existing is not None and existing.digest != built.digest:
+            raise TagConflict(
+                f"{target} already names {existing.digest}, not {built.digest}: tags are never overwritten"
+            )
+    for blob in base.image.layers if base else ():
+        if not store.has_blob(target, blob):
+            store.push_blob(target, blob, base.blob(stores, blob))  # type: ignore[union-attr]
+    written = write.write(store, target.at_digest(built.digest) if target.tag else target, built)
+    if target.tag:
+        store.push_manifest(target, built.manifest, built.descriptor.media_type)
+    return target.with_digest(written.descriptor.digest)
 
 
 def _as_oci(descriptor: Descriptor) -> Descriptor:

@@ -1,0 +1,122 @@
+"""`startpoints create NAME --languages|--custom|--exercises SOURCE...`: cyber-dojo's command,
+its argument checks, messages and exit codes (4-14) kept, so scripts around it keep working."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from startpoints.errors import StartpointsError
+
+TYPES = ("--custom", "--exercises", "--languages")  # cyber-dojo's order: exit codes follow it
+HELP = """usage: startpoints create NAME --languages|--custom|--exercises SOURCE... [options]
+
+Creates the start-point image NAME from SOURCEs: start-point images (tag or digest),
+sha7@git-urls, or local folders (a dirty work tree is taken as it is).
+
+options:
+  --push            push NAME to its registry (default: load it into the local engine)
+  --engine URL      Docker Engine API (default: $DOCKER_HOST, else the local socket)
+  --base REF        the image the catalog goes on (the startpoints service image)
+  --build-images    also build a local repo's docker/Dockerfile as <image_name>:<sha7>
+  --json            print a JSON summary
+
+NAME may be oci:PATH:NAME to write an OCI layout instead."""
+
+
+class UsageError(StartpointsError):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def add(verbs: Any) -> None:
+    parser = verbs.add_parser("create", help="cyber-dojo's start-point create", add_help=False)
+    parser.add_argument("words", nargs=argparse.REMAINDER)
+    parser.set_defaults(run=run)
+
+
+def parse(words: list[str]) -> dict[str, Any]:
+    """cyber-dojo's bad_args.rb checks, in its order, with its exit codes."""
+    options: dict[str, Any] = {
+        "push": False,
+        "engine": None,
+        "base": None,
+        "build_images": False,
+        "json": False,
+    }
+    rest: list[str] = []
+    items = iter(words)
+    for word in items:
+        if word in ("--push", "--build-images", "--json"):
+            options[word[2:].replace("-", "_")] = True
+        elif word in ("--engine", "--base"):
+            options[word[2:]] = next(items, None)
+            if options[word[2:]] is None:
+                raise UsageError(f"{word} needs a value", 2)
+        else:
+            rest.append(word)
+    if rest and rest[0] in TYPES:
+        raise UsageError(f"{rest[0]} requires preceding <image_name>", 4 + TYPES.index(rest[0]))
+    if len(rest) < 2 or rest[1] not in TYPES:
+        raise UsageError(
+            "<image-name> must be followed by one of --custom/--exercises/--languages", 7
+        )
+    name, kind, sources = rest[0], rest[1], rest[2:]
+    if not sources:
+        raise UsageError(f"{kind} requires at least one <git-repo-url>", 8 + TYPES.index(kind))
+    duplicates = sorted({s for s in sources if sources.count(s) > 1})
+    if duplicates:
+        raise UsageError(
+            "\n".join([f"{kind} duplicated git-repo-urls", *duplicates]), 11 + TYPES.index(kind)
+        )
+    from startpoints.core import reference
+
+    try:
+        ref = reference.parse(name)
+    except StartpointsError:
+        raise UsageError(f"malformed <image-name> {name}", 14) from None
+    return {**options, "name": ref, "kind": kind[2:], "sources": sources}
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.words or args.words[0] in ("-h", "--help"):
+        print(HELP)
+        return 0
+    try:
+        parsed = parse(args.words)
+    except UsageError as error:
+        print(f"startpoints: error: {error}", file=sys.stderr)
+        return error.code
+    import json
+
+    from startpoints.cli import progress
+    from startpoints.cli.main import docker_config
+    from startpoints.core import reference
+    from startpoints.oci.stores import Stores
+    from startpoints.workflows import create
+
+    request = create.Request(
+        name=parsed["name"],
+        kind=parsed["kind"],
+        sources=parsed["sources"],
+        push=parsed["push"],
+        engine=parsed["engine"] or os.environ.get("DOCKER_HOST"),
+        base=reference.parse(parsed["base"]) if parsed["base"] else None,
+        build_images=parsed["build_images"],
+    )
+    with progress.sources(len(request.sources), f"creating {request.name}") as done:
+        created = create.create(request, Stores(docker_config=docker_config()), say=_say, done=done)
+    if parsed["json"]:
+        print(
+            json.dumps({"image": created, "kind": request.kind, "sources": list(request.sources)})
+        )
+    print(f"Successfully built {created}", file=sys.stderr)
+    print(created)
+    return 0
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)

@@ -1,0 +1,1 @@
+"""The thin HTTP layer: cyber-dojo's start-points API over a served catalog and a readiness."""

@@ -1,0 +1,144 @@
+"""cyber-dojo's start-points API as an ASGI app: routes answer from responses computed once.
+
+The method is ignored and arguments come as a JSON body or a query string, as cyber-dojo's
+clients send them; `/ready?` and `/alive?` work since `?` starts the query. Bad requests get
+4xx and `{"exception": {...}}` without a backtrace; 5xx is kept for real faults.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from startpoints.core.served import Served
+
+log = logging.getLogger("startpoints.access")
+
+
+class Readiness(Protocol):
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        """Whether every language image is present, and progress; must answer at once."""
+        ...
+
+    def poke(self) -> None:
+        """Called on each /ready: starts the one background pull if it has not started."""
+        ...
+
+
+class AlwaysReady:
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        return True, {}
+
+    def poke(self) -> None:
+        pass
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class BadRequest(Exception):
+    pass
+
+
+def build(served: Served, *, sha: str | None, readiness: Readiness | None = None) -> Starlette:
+    readiness = readiness or AlwaysReady()
+    fixed = {
+        "alive": _json({"alive?": True}),
+        "sha": _json({"sha": sha}),
+        "names": _json({"names": served.names}),
+        "manifests": _json({"manifests": served.manifests}),
+        "image_names": _json({"image_names": served.image_names}),
+        "start_points": _json({"start_points": served.start_points}),
+    }
+    one = {name: _json({"manifest": m}) for name, m in served.manifests.items()}
+    one.update({alias: one[name] for alias, name in served.aliases.items() if alias not in one})
+
+    async def ready(request: Request, route: str) -> Response:
+        readiness.poke()
+        is_ready, detail = readiness.ready()
+        return _respond(200 if is_ready else 503, _json({"ready?": is_ready, **detail}))
+
+    async def manifest(request: Request, route: str) -> Response:
+        args = await _arguments(request)
+        name = args.get("name")
+        if not isinstance(name, str):
+            raise BadRequest("name:missing" if name is None else "name:!string")
+        if name not in one:
+            raise BadRequest(f"name:{name}:unknown")
+        return _respond(200, one[name])
+
+    handlers: dict[str, Callable[[Request, str], Awaitable[Response]]] = {
+        "ready": ready,
+        "manifest": manifest,
+    }
+
+    async def dispatch(request: Request) -> Response:
+        started = time.perf_counter()
+        route = request.url.path.strip("/")
+        try:
+            if route in fixed:
+                await _arguments(request)  # a bad body is a bad request on every route
+                response = _respond(200, fixed[route])
+            elif route in handlers:
+                response = await handlers[route](request, route)
+            else:
+                raise BadRequest("json:malformed" if route else "no route")
+        except BadRequest as error:
+            response = await _exception(request, route, 400, "ClientError", str(error))
+        _access(request, response.status_code, started)
+        return response
+
+    return Starlette(
+        routes=[Route("/{path:path}", dispatch, methods=["GET", "POST", "HEAD", "PUT"])]
+    )
+
+
+async def _arguments(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if body.strip():
+        try:
+            value = json.loads(body)
+        except ValueError:
+            raise BadRequest("body is not JSON") from None
+        if not isinstance(value, dict):
+            raise BadRequest("body is not a JSON object")
+        return value
+    return dict(parse_qsl(request.url.query))
+
+
+async def _exception(
+    request: Request, route: str, status: int, kind: str, message: str
+) -> Response:
+    body = (await request.body()).decode(errors="replace")
+    payload = {"exception": {"path": route, "body": body, "class": kind, "message": message}}
+    return Response(json.dumps(payload, indent=2), status, media_type="application/json")
+
+
+def _respond(status: int, body: bytes) -> Response:
+    return Response(body, status, media_type="application/json")
+
+
+def _access(request: Request, status: int, started: float) -> None:
+    if log.isEnabledFor(logging.INFO):
+        client = request.client.host if request.client else None
+        log.info(
+            _json(
+                {
+                    "method": request.method,
+                    "path": request.url.path,
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client": client,
+                }
+            ).decode()
+        )

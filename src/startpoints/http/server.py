@@ -1,0 +1,28 @@
+"""Running an ASGI app on uvicorn (the only module that imports it), with JSON access logs."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+
+def run(app: Any, *, host: str, port: int, access_log: bool = True) -> None:
+    import uvicorn
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access = logging.getLogger("startpoints.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO if access_log else logging.WARNING)
+    access.propagate = False
+    # uvicorn's own access log is off: ours is one JSON object per request.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        log_level="info",
+        server_header=False,
+        date_header=False,
+    )

@@ -1,0 +1,106 @@
+"""A Docker Engine API (Docker, or podman's compatible service) to load images into, build
+with, and pull through.
+
+The only module that imports the docker SDK; its errors leave as StoreError naming the
+engine and the image.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import docker
+import docker.errors
+import requests
+
+from startpoints.errors import StoreError
+from startpoints.oci.descriptor import Descriptor
+from startpoints.oci.image import Image
+
+
+class Engine:
+    def __init__(self, url: str | None = None, *, timeout: int = 600) -> None:
+        """`url`: unix:///path.sock or tcp://host:port; None: DOCKER_HOST, else the default socket."""
+        self.url = url or "the default Docker engine"
+        try:
+            self._client = (
+                docker.DockerClient(base_url=url, timeout=timeout)
+                if url
+                else docker.from_env(timeout=timeout)
+            )
+        except docker.errors.DockerException as error:
+            raise StoreError(f"{self.url}: no Docker engine API: {error}") from None
+
+    def load(self, built: Image, tag: str, blob: Callable[[Descriptor], bytes]) -> str:
+        """Load `built` as `tag` (a docker-archive, as `docker load` reads); `blob` gives the
+        bytes of layers that are not in `built` (a base image's). Returns the image id."""
+        manifest = json.loads(built.manifest)
+        ours = {b.descriptor.digest: b.data for b in built.blobs}
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            config = Descriptor.from_json(manifest["config"])
+            paths = []
+            for descriptor in [config, *(Descriptor.from_json(d) for d in manifest["layers"])]:
+                path = f"blobs/sha256/{descriptor.digest.split(':', 1)[1]}"
+                data = ours[descriptor.digest] if descriptor.digest in ours else blob(descriptor)
+                _add(archive, path, data)
+                paths.append(path)
+            _add(
+                archive,
+                "manifest.json",
+                json.dumps([{"Config": paths[0], "RepoTags": [tag], "Layers": paths[1:]}]).encode(),
+            )
+        with self._errors(f"loading {tag}"):
+            loaded = self._client.images.load(buffer.getvalue())
+        return str(loaded[0].id) if loaded else ""
+
+    def image_id(self, name: str) -> str | None:
+        """The id of the local image `name`, or None."""
+        try:
+            with self._errors(f"inspecting {name}"):
+                return str(self._client.images.get(name).id)
+        except _Missing:
+            return None
+
+    def build(self, context: Path, tag: str, dockerfile: str = "Dockerfile") -> str:
+        with self._errors(f"building {tag} from {context}"):
+            built, _ = self._client.images.build(
+                path=str(context), dockerfile=dockerfile, tag=tag, rm=True
+            )
+        return str(built.id)
+
+    def pull(self, name: str, auth: dict[str, str] | None = None) -> str:
+        repository, _, tag = (
+            name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")
+        )
+        with self._errors(f"pulling {name}"):
+            pulled = self._client.images.pull(repository, tag=tag or None, auth_config=auth)
+        return str(pulled.id)
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except docker.errors.ImageNotFound:
+            raise _Missing(doing) from None
+        except docker.errors.BuildError as error:
+            raise StoreError(f"{self.url}: {doing}: {error.msg}") from None
+        except docker.errors.APIError as error:
+            raise StoreError(f"{self.url}: {doing}: {error.explanation or error}") from None
+        except (docker.errors.DockerException, requests.RequestException) as error:
+            raise StoreError(f"{self.url}: {doing}: engine unreachable: {error}") from None
+
+
+class _Missing(StoreError):
+    pass
+
+
+def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    archive.addfile(info, io.BytesIO(data))

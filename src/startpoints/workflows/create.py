@@ -1,0 +1,102 @@
+"""cyber-dojo's `start-point create NAME --languages|--custom|--exercises SOURCE...`: a catalog
+image named NAME, in a local engine (as cyber-dojo makes it), a registry or an `oci:` layout.
+
+With `build_images`, a local repo source holding docker/Dockerfile first gets its language
+image built by the engine and tagged `<image_name>:<sha7>`, and its start point points at it:
+a workstation tries a new language+test-framework end to end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from startpoints import git
+from startpoints.core import manifest, reference
+from startpoints.core.manifest import Kind
+from startpoints.core.reference import Reference
+from startpoints.oci.stores import Stores
+from startpoints.workflows import assemble
+
+if TYPE_CHECKING:
+    from startpoints.oci.engine import Engine
+
+Say = Callable[[str], None]
+DOCKERFILE = Path("docker") / "Dockerfile"
+
+
+@dataclass(frozen=True)
+class Request:
+    name: Reference
+    kind: Kind
+    sources: Sequence[str]
+    push: bool = False  # to NAME's registry rather than the local engine
+    engine: str | None = None  # Docker Engine API URL; None: DOCKER_HOST or the default socket
+    base: Reference | None = None
+    build_images: bool = False
+
+
+def create(
+    request: Request,
+    stores: Stores,
+    say: Say = lambda _: None,
+    done: Callable[[str, str | None], None] = lambda _s, _e: None,
+) -> str:
+    """Returns NAME as created: `REF@sha256:...` when pushed, `NAME` when loaded into the engine."""
+    into_engine = not (request.push or request.name.is_layout)
+    engine = _engine(request.engine) if into_engine or request.build_images else None
+    image_names = (
+        _build_language_images(request.sources, engine, say)
+        if request.build_images and engine
+        else {}
+    )
+    result = assemble.assemble(
+        assemble.Request(
+            sources=request.sources,
+            kind=request.kind,
+            tag=None if into_engine else request.name,
+            base=request.base,
+            image_names=image_names,
+        ),
+        stores,
+        say=say,
+        done=done,
+    )
+    if not into_engine:
+        return str(result.image)
+    assert engine is not None and result.built is not None
+    base = result.base
+    engine.load(
+        result.built, _tagged(request.name), lambda d: base.blob(stores, d) if base else b""
+    )
+    say(f"loaded {request.name} into {engine.url}")
+    return str(request.name)
+
+
+def _engine(url: str | None) -> Engine:
+    from startpoints.oci.engine import Engine  # the docker SDK only when an engine is used
+
+    return Engine(url)
+
+
+def _build_language_images(sources: Sequence[str], engine: Engine, say: Say) -> dict[str, str]:
+    built: dict[str, str] = {}
+    for text in sources:
+        repo = Path(text)
+        if not (repo / DOCKERFILE).is_file() or not git.is_repo(repo):
+            continue
+        loaded, _ = manifest.load(repo / "start_point" / manifest.MANIFEST, text)
+        name = loaded.get("image_name") if loaded else None
+        if not isinstance(name, str):
+            continue
+        tag = f"{reference.parse(name).with_tag('x').name}:{git.resolve(repo).sha7}"
+        say(f"building {tag} from {repo / DOCKERFILE}")
+        engine.build(repo / DOCKERFILE.parent, tag)
+        built[text] = tag
+    return built
+
+
+def _tagged(name: Reference) -> str:
+    return str(name) if name.tag else str(name.with_tag("latest"))

@@ -1,0 +1,30 @@
+"""Serve: open a catalog (a folder, or a catalog image unpacked once) and answer cyber-dojo's API."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from startpoints.core import served
+from startpoints.core.reference import parse
+from startpoints.core.served import Served
+from startpoints.errors import StartpointsError
+from startpoints.oci import read, unpack
+from startpoints.oci.stores import Stores
+from startpoints.workflows.assemble import CATALOG_PATH
+
+PORTS = {"languages": 4524, "exercises": 4525, "custom": 4526}
+
+
+def open_catalog(text: str, stores: Stores, workdir: Path | None = None) -> Served:
+    """`text` is a catalog folder or a catalog image reference; an image is unpacked under
+    `workdir` (default: a new temporary folder), once."""
+    if Path(text).is_dir():
+        return served.load(Path(text))
+    ref = parse(text)
+    root = Path(tempfile.mkdtemp(prefix="startpoints-catalog-", dir=workdir))
+    read.unpack_image(stores.for_ref(ref), ref, root, unpack.Budget(bytes=512 * 1024 * 1024))
+    folder = root / CATALOG_PATH
+    if not folder.is_dir():
+        raise StartpointsError(f"{text}: the image holds no /{CATALOG_PATH}/ catalog")
+    return served.load(folder)

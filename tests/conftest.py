@@ -16,7 +16,7 @@ from startpoints.core.reference import Reference
 from startpoints.oci import image, layer, write
 from startpoints.oci.registry import Retry
 from startpoints.oci.stores import Stores
-from tests.servers import Registry
+from tests.servers import Podman, Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -144,3 +144,14 @@ def buildah_push(context: Path, destination: str, work: Path) -> None:
         capture_output=True,
         env=env,
     )
+
+
+@pytest.fixture(scope="session")
+def podman(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> Iterator[Podman]:
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed (Debian package podman)")
+    service = Podman(
+        tmp_path_factory.mktemp("podman"), insecure_registries=(registry.host,)
+    ).start()
+    yield service
+    service.stop()

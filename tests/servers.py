@@ -231,3 +231,50 @@ class GitDaemon:
             self._process.terminate()
             self._process.wait(timeout=10)
             self._process = None
+
+
+class Podman:
+    """`podman system service`: the Docker Engine API on a unix socket (vfs storage, its own
+    root), trusting the given plain-HTTP registries as Docker trusts loopback ones."""
+
+    def __init__(self, workdir: Path, insecure_registries: tuple[str, ...] = ()) -> None:
+        if shutil.which("podman") is None:
+            raise RuntimeError("podman is not installed (Debian package podman)")
+        self.workdir = workdir
+        self.socket = workdir / "podman.sock"
+        self.url = f"unix://{self.socket}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        registries = "".join(
+            f'[[registry]]\nlocation = "{r}"\ninsecure = true\n\n' for r in insecure_registries
+        )
+        (workdir / "registries.conf").write_text(
+            "unqualified-search-registries = []\n\n" + registries
+        )
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Podman:
+        import os
+
+        env = {**os.environ, "CONTAINERS_REGISTRIES_CONF": str(self.workdir / "registries.conf")}
+        storage = [
+            "--root",
+            str(self.workdir / "root"),
+            "--runroot",
+            str(self.workdir / "run"),
+            "--storage-driver",
+            "vfs",
+        ]
+        self._process = subprocess.Popen(
+            ["podman", *storage, "system", "service", "--time=0", self.url],
+            stdout=open(self.workdir / "podman.log", "ab"),  # noqa: SIM115 - owned by the process
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        wait_until(self.socket.exists, f"podman service on {self.socket}")
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=20)
+            self._process = None

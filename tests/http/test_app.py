@@ -1,0 +1,109 @@
+"""Every route of the API: shapes, arguments from body or query string, and errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from startpoints.core import served
+from startpoints.http import app
+from tests.core.test_served import CSHARP, JAVA, catalog
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> TestClient:
+    return TestClient(app.build(served.load(catalog(tmp_path, JAVA, CSHARP)), sha=SHA))
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_fixed_routes(client: TestClient, method: str) -> None:
+    assert client.request(method, "/alive").json() == {"alive?": True}
+    assert client.request(method, "/alive?").json() == {"alive?": True}
+    assert client.request(method, "/ready?").json() == {"ready?": True}
+    assert client.request(method, "/sha").json() == {"sha": SHA}
+    assert client.request(method, "/names").json() == {
+        "names": ["C#, NUnit", "Java 25.0.2, JUnit 6.0.3"]
+    }
+    assert client.request(method, "/image_names").json() == {
+        "image_names": ["cdf/csharp_nunit:1452bb7", "ghcr.io/cdl/java_junit:7aa5992"]
+    }
+    manifests = client.request(method, "/manifests").json()["manifests"]
+    assert sorted(manifests) == ["C#, NUnit", "Java 25.0.2, JUnit 6.0.3"]
+    assert manifests["C#, NUnit"]["visible_files"] == {
+        "cyber-dojo.sh": {"content": "content of cyber-dojo.sh"}
+    }
+    start_points = client.request(method, "/start_points").json()["start_points"]
+    assert [s["name"] for s in start_points] == ["C#, NUnit", "Java 25.0.2, JUnit 6.0.3"]
+    assert set(start_points[0]) == {
+        "name",
+        "display_name",
+        "image_name",
+        "image_digest",
+        "start_point_image",
+        "start_point_digest",
+        "source",
+        "revision",
+        "index",
+    }
+
+
+def test_manifest_by_json_body_or_query(client: TestClient) -> None:
+    by_body = client.request("GET", "/manifest", content=json.dumps({"name": "C#, NUnit"}))
+    by_query = client.get("/manifest", params={"name": "C#, NUnit"})
+    assert by_body.status_code == by_query.status_code == 200
+    assert by_body.json() == by_query.json()
+    assert by_body.json()["manifest"]["image_name"] == "cdf/csharp_nunit:1452bb7"
+    assert by_body.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/manifest", "", "name:missing"),
+        ("/manifest", '{"name": 42}', "name:!string"),
+        ("/manifest", '{"name": "Cobol"}', "name:Cobol:unknown"),
+        ("/manifest", "{not json", "body is not JSON"),
+        ("/manifest", "[1, 2]", "body is not a JSON object"),
+        ("/names", "{not json", "body is not JSON"),
+        ("/nope", "", "json:malformed"),
+        ("/", "", "no route"),
+    ],
+)
+def test_bad_requests_are_400_with_an_exception_and_no_backtrace(
+    client: TestClient, path: str, body: str, message: str
+) -> None:
+    response = client.request("POST", path, content=body)
+    assert response.status_code == 400
+    exception: dict[str, Any] = response.json()["exception"]
+    assert exception == {
+        "path": path.strip("/"),
+        "body": body,
+        "class": "ClientError",
+        "message": message,
+    }
+
+
+def test_ready_answers_503_with_progress_while_not_ready(tmp_path: Path) -> None:
+    class Warming:
+        pokes = 0
+
+        def ready(self) -> tuple[bool, dict[str, Any]]:
+            return False, {"done": 1, "total": 2}
+
+        def poke(self) -> None:
+            Warming.pokes += 1
+
+    client = TestClient(
+        app.build(served.load(catalog(tmp_path, CSHARP)), sha=None, readiness=Warming())
+    )
+    response = client.get("/ready?")
+    assert response.status_code == 503
+    assert response.json() == {"ready?": False, "done": 1, "total": 2}
+    assert Warming.pokes == 1
+    assert client.get("/alive?").status_code == 200

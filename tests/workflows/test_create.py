@@ -1,0 +1,182 @@
+"""create: cyber-dojo's command, into a real engine (podman's Docker API), a registry or a layout."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import docker
+import pytest
+
+from startpoints.cli.create import UsageError, parse
+from startpoints.core.reference import Reference
+from startpoints.core.reference import parse as parse_ref
+from startpoints.oci.stores import Stores
+from startpoints.workflows import create, publish
+from tests.conftest import EXAMPLES, RepoFactory
+from tests.servers import Podman, Registry
+
+
+@pytest.mark.parametrize(
+    ("words", "code", "message"),
+    [
+        (["--languages", "x"], 6, "--languages requires preceding <image_name>"),
+        (["--custom", "x"], 4, "--custom requires preceding <image_name>"),
+        (["--exercises"], 5, "--exercises requires preceding <image_name>"),
+        (["jj"], 7, "<image-name> must be followed by one of --custom/--exercises/--languages"),
+        (
+            ["jj", "x"],
+            7,
+            "<image-name> must be followed by one of --custom/--exercises/--languages",
+        ),
+        (["jj", "--custom"], 8, "--custom requires at least one <git-repo-url>"),
+        (["jj", "--exercises"], 9, "--exercises requires at least one <git-repo-url>"),
+        (["jj", "--languages"], 10, "--languages requires at least one <git-repo-url>"),
+        (["jj", "--custom", "a", "a"], 11, "--custom duplicated git-repo-urls\na"),
+        (
+            ["jj", "--languages", "a", "b", "a", "b"],
+            13,
+            "--languages duplicated git-repo-urls\na\nb",
+        ),
+        (["Bad/Name", "--languages", "a"], 14, "malformed <image-name> Bad/Name"),
+    ],
+)
+def test_cyber_dojo_argument_checks(words: list[str], code: int, message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse(words)
+    assert (caught.value.code, str(caught.value)) == (code, message)
+
+
+def test_the_command_exits_with_cyber_dojos_codes(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "startpoints", "create", "--languages", "x"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 6 and "requires preceding <image_name>" in done.stderr
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "startpoints", "create"], capture_output=True, text=True
+        ).returncode
+        == 0
+    )
+
+
+def test_good_arguments(tmp_path: Path) -> None:
+    parsed = parse(["jj", "--languages", "a", "b", "--push", "--base", "x/y:1"])
+    assert (
+        str(parsed["name"]),
+        parsed["kind"],
+        parsed["sources"],
+        parsed["push"],
+        parsed["base"],
+    ) == ("jj", "languages", ["a", "b"], True, "x/y:1")
+
+
+def test_create_languages_pwd_on_a_dirty_repo_into_the_engine(
+    podman: Podman, make_repo: RepoFactory
+) -> None:
+    repo = make_repo()
+    (repo / "start_point" / "hiker.py").write_text(
+        "def global_answer():\n    return 42\n"
+    )  # uncommitted
+    said: list[str] = []
+
+    created = create.create(
+        create.Request(
+            name=parse_ref("jj"), kind="languages", sources=[str(repo)], engine=podman.url
+        ),
+        Stores(),
+        say=said.append,
+    )
+
+    assert created == "jj"
+    assert f"warning: {repo}: uncommitted changes are included" in said
+    engine = docker.DockerClient(base_url=podman.url)
+    labels = engine.images.get("jj:latest").labels
+    assert labels["org.cyber-dojo.start-point"] == "languages"
+
+
+def test_create_pushes_to_a_registry_and_serves_back(
+    make_repo: RepoFactory,
+    language_image: Callable[..., Reference],
+    stores: Stores,
+    registry: Registry,
+    unique: str,
+) -> None:
+    published = publish.publish(
+        publish.Request(repo_dir=make_repo(), image=language_image()), stores
+    )
+    name = parse_ref(f"{registry.host}/cdl{unique}/languages-start-points:abc1234")
+    created = create.create(
+        create.Request(
+            name=name, kind="languages", sources=[str(published.start_point)], push=True
+        ),
+        stores,
+    )
+    assert created.startswith(f"{name}@sha256:")
+    from startpoints.workflows import serve
+
+    served = serve.open_catalog(created, stores)
+    assert served.names == ["Python, pytest"]
+    assert served.start_points[0]["start_point_digest"] == published.start_point.digest
+
+
+def test_create_into_an_oci_layout(tmp_path: Path) -> None:
+    name = parse_ref(f"oci:{tmp_path / 'layout'}:cdsp/exercises:v1")
+    exercise = tmp_path / "doors"
+    exercise.mkdir()
+    (exercise / "readme.txt").write_text("100 doors")
+    (exercise / "manifest.json").write_text(
+        json.dumps({"display_name": "100 doors", "visible_filenames": ["readme.txt"]})
+    )
+    created = create.create(
+        create.Request(name=name, kind="exercises", sources=[str(exercise)]), Stores()
+    )
+    assert created.startswith(f"{name}@sha256:")
+
+
+def test_no_engine_is_a_clear_error(tmp_path: Path) -> None:
+    from startpoints.errors import StoreError
+
+    with pytest.raises(StoreError, match="engine unreachable|no Docker engine"):
+        create.create(
+            create.Request(
+                name=parse_ref("jj"),
+                kind="languages",
+                sources=[str(EXAMPLES / "bash-bats")],
+                engine=f"unix://{tmp_path}/none.sock",
+            ),
+            Stores(),
+        )
+
+
+def test_build_images_builds_the_language_image_and_points_the_start_point_at_it(
+    podman: Podman, make_repo: RepoFactory
+) -> None:
+    def with_dockerfile(sp: Path) -> None:
+        (sp.parent / "docker").mkdir()
+        (sp.parent / "docker" / "Dockerfile").write_text(
+            "FROM scratch\nCOPY marker.txt /marker.txt\n"
+        )
+        (sp.parent / "docker" / "marker.txt").write_text("a language image\n")
+
+    repo = make_repo(edit=with_dockerfile)
+    from tests.conftest import git
+
+    sha7 = git(repo, "rev-parse", "--short=7", "HEAD")
+    create.create(
+        create.Request(
+            name=parse_ref("jj-built:1"),
+            kind="languages",
+            sources=[str(repo)],
+            engine=podman.url,
+            build_images=True,
+        ),
+        Stores(),
+    )
+    engine = docker.DockerClient(base_url=podman.url)
+    assert engine.images.get(f"ghcr.io/cyber-dojo-languages/python_pytest:{sha7}")

@@ -72,7 +72,7 @@ def test_manifest_by_json_body_or_query(client: TestClient) -> None:
         ("/manifest", "[1, 2]", "body is not a JSON object"),
         ("/names", "{not json", "body is not JSON"),
         ("/nope", "", "json:malformed"),
-        ("/", "", "no route"),
+        ("/nope/deeper", "", "json:malformed"),
     ],
 )
 def test_bad_requests_are_400_with_an_exception_and_no_backtrace(
@@ -107,3 +107,20 @@ def test_ready_answers_503_with_progress_while_not_ready(tmp_path: Path) -> None
     assert response.json() == {"ready?": False, "done": 1, "total": 2}
     assert Warming.pokes == 1
     assert client.get("/alive?").status_code == 200
+
+
+def test_status_page_status_json_and_metrics(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert (
+        "<table>" in page.text and "http" not in page.text.split("<script>")[0].lower()
+    )  # no external assets
+    assert client.get("/status").json() == {"ready": True, "pulling": False, "images": {}}
+    client.get("/names")
+    client.get("/nope")
+    metrics = client.get("/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert 'startpoints_requests_total{route="names",status="200"} 1.0' in metrics.text
+    assert 'startpoints_requests_total{route="other",status="400"} 1.0' in metrics.text
+    assert 'startpoints_images{state="present"} 0.0' in metrics.text
+    assert "startpoints_request_seconds_bucket" in metrics.text

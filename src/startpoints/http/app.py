@@ -2,7 +2,8 @@
 
 The method is ignored and arguments come as a JSON body or a query string, as cyber-dojo's
 clients send them; `/ready?` and `/alive?` work since `?` starts the query. Bad requests get
-4xx and `{"exception": {...}}` without a backtrace; 5xx is kept for real faults.
+4xx and `{"exception": {...}}` without a backtrace; 5xx is kept for real faults. Besides the
+API: `/` (a status page), `/status` (pull state as JSON) and `/metrics` (Prometheus).
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from startpoints.core.served import Served
+from startpoints.http.metrics import CONTENT_TYPE as METRICS_TYPE
+from startpoints.http.metrics import Metrics
+from startpoints.http.status import PAGE
 
 log = logging.getLogger("startpoints.access")
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 class Readiness(Protocol):
@@ -33,6 +38,10 @@ class Readiness(Protocol):
         """Called on each /ready: starts the one background pull if it has not started."""
         ...
 
+    def states(self) -> dict[str, dict[str, Any]]:
+        """Per language image: its pull state on this node (empty when not pulling)."""
+        ...
+
 
 class AlwaysReady:
     def ready(self) -> tuple[bool, dict[str, Any]]:
@@ -41,9 +50,8 @@ class AlwaysReady:
     def poke(self) -> None:
         pass
 
-
-def _json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    def states(self) -> dict[str, dict[str, Any]]:
+        return {}
 
 
 class BadRequest(Exception):
@@ -51,7 +59,7 @@ class BadRequest(Exception):
 
 
 def build(served: Served, *, sha: str | None, readiness: Readiness | None = None) -> Starlette:
-    readiness = readiness or AlwaysReady()
+    probe = readiness or AlwaysReady()
     fixed = {
         "alive": _json({"alive?": True}),
         "sha": _json({"sha": sha}),
@@ -62,24 +70,39 @@ def build(served: Served, *, sha: str | None, readiness: Readiness | None = None
     }
     one = {name: _json({"manifest": m}) for name, m in served.manifests.items()}
     one.update({alias: one[name] for alias, name in served.aliases.items() if alias not in one})
+    metrics = Metrics(lambda: {image: str(s.get("state")) for image, s in probe.states().items()})
 
-    async def ready(request: Request, route: str) -> Response:
-        readiness.poke()
-        is_ready, detail = readiness.ready()
+    async def ready(request: Request) -> Response:
+        probe.poke()
+        is_ready, detail = probe.ready()
         return _respond(200 if is_ready else 503, _json({"ready?": is_ready, **detail}))
 
-    async def manifest(request: Request, route: str) -> Response:
-        args = await _arguments(request)
-        name = args.get("name")
+    async def manifest(request: Request) -> Response:
+        name = (await _arguments(request)).get("name")
         if not isinstance(name, str):
             raise BadRequest("name:missing" if name is None else "name:!string")
         if name not in one:
             raise BadRequest(f"name:{name}:unknown")
         return _respond(200, one[name])
 
-    handlers: dict[str, Callable[[Request, str], Awaitable[Response]]] = {
+    async def status(request: Request) -> Response:
+        states = probe.states()
+        return _respond(
+            200, _json({"ready": probe.ready()[0], "pulling": bool(states), "images": states})
+        )
+
+    async def page(request: Request) -> Response:
+        return Response(PAGE, 200, media_type="text/html; charset=utf-8")
+
+    async def scrape(request: Request) -> Response:
+        return Response(metrics.render(), 200, media_type=METRICS_TYPE)
+
+    handlers: dict[str, Handler] = {
         "ready": ready,
         "manifest": manifest,
+        "status": status,
+        "": page,
+        "metrics": scrape,
     }
 
     async def dispatch(request: Request) -> Response:
@@ -90,17 +113,26 @@ def build(served: Served, *, sha: str | None, readiness: Readiness | None = None
                 await _arguments(request)  # a bad body is a bad request on every route
                 response = _respond(200, fixed[route])
             elif route in handlers:
-                response = await handlers[route](request, route)
+                response = await handlers[route](request)
             else:
-                raise BadRequest("json:malformed" if route else "no route")
+                raise BadRequest("json:malformed")
         except BadRequest as error:
             response = await _exception(request, route, 400, "ClientError", str(error))
+        except Exception as error:  # a real fault: 500 and logged, no backtrace to the client
+            logging.getLogger("startpoints.http").exception("/%s failed", route)
+            response = await _exception(request, route, 500, type(error).__name__, str(error))
+        known = route if route in fixed or route in handlers else "other"
+        metrics.observe(known or "/", response.status_code, time.perf_counter() - started)
         _access(request, response.status_code, started)
         return response
 
     return Starlette(
         routes=[Route("/{path:path}", dispatch, methods=["GET", "POST", "HEAD", "PUT"])]
     )
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 async def _arguments(request: Request) -> dict[str, Any]:
@@ -131,13 +163,14 @@ def _respond(status: int, body: bytes) -> Response:
 def _access(request: Request, status: int, started: float) -> None:
     if log.isEnabledFor(logging.INFO):
         client = request.client.host if request.client else None
+        took = round((time.perf_counter() - started) * 1000, 2)
         log.info(
             _json(
                 {
                     "method": request.method,
                     "path": request.url.path,
                     "status": status,
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                    "ms": took,
                     "client": client,
                 }
             ).decode()

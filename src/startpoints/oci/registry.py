@@ -300,3 +300,19 @@ def _media_type_inside(data: bytes, ref: Reference) -> str:
         return str(json.loads(data)["mediaType"])
     except (ValueError, KeyError, TypeError):
         raise StoreError(f"{ref}: registry sent something that is not a manifest") from None
+
+
+def credentials(host: str, docker_config: Path | None) -> tuple[str, str] | None:
+    """The user and password docker config.json holds for `host` (auths, credsStore or
+    credHelpers), to hand to an engine or a CRI that pulls on our behalf; None when none."""
+    import base64
+
+    auth = oras.auth.get_auth_backend("basic", requests.Session())
+    auth.load_configs(
+        oras.container.Container(f"{host}/any"), [str(docker_config)] if docker_config else None
+    )
+    encoded = getattr(auth, "_basic_auth", None)
+    if not encoded:
+        return None
+    user, _, password = base64.b64decode(encoded).decode().partition(":")
+    return user, password

@@ -1,0 +1,1 @@
+"""Generated gRPC stubs for the CRI ImageService (scripts/gen-cri.sh); do not edit."""

@@ -1,0 +1,253 @@
+"""Pre-pull: put every language image of a catalog onto this node, once, in the background.
+
+`poke()` (each /ready) starts the one pull; any number of overlapping probes share it.
+`ready()` only reads state, so it answers at once whatever the pull is doing. Images
+already present are skipped without registry traffic; a failed pull is retried with
+capped exponential backoff until it succeeds, so a registry outage heals without a
+restart. When every image is present a marker file is written (by atomic rename), keyed
+by the catalog's identity and image list: a restart with a matching marker is ready
+after a presence check only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from startpoints.errors import StartpointsError
+
+log = logging.getLogger("startpoints.pull")
+
+
+class Backend(Protocol):
+    """Where images are pulled to: a Docker Engine API, or a node's CRI ImageService."""
+
+    def present(self, image: str) -> bool: ...
+
+    def pull(self, image: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Backoff:
+    first: float = 1.0
+    cap: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.cap, self.first * 2 ** max(0, attempt - 1)))
+
+
+@dataclass
+class ImageState:
+    state: str = "waiting"  # waiting | checking | pulling | present | failed
+    attempts: int = 0
+    error: str | None = None
+    seconds: float | None = None
+
+
+class Puller:
+    def __init__(
+        self,
+        images: Sequence[str],
+        backend: Backend,
+        *,
+        identity: str,
+        marker: Path | None = None,
+        jobs: int = 4,
+        backoff: Backoff | None = None,
+        recheck: float | None = None,
+        attempts: int | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        """`attempts`: per image per run (None: until it succeeds, as a server wants)."""
+        self.images = sorted(set(images))
+        self.backend = backend
+        self.identity = identity
+        self.marker = marker
+        self.jobs = max(1, jobs)
+        self.backoff = backoff or Backoff()
+        self.recheck = recheck
+        self.attempts = attempts
+        self._stop = threading.Event()
+        self._sleep = sleep or self._stop.wait
+        self._lock = threading.Lock()
+        self._states = {image: ImageState() for image in self.images}
+        self._started = False
+        self._warm = False  # latched: every image was present once
+        self._last_error: str | None = None
+        self._pulls = 0
+        self.marker_matched = False
+
+    # --- read by probes: cheap, never blocks on the pull ---------------------------------
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        with self._lock:
+            if self._warm:
+                return True, {}
+            done = sum(s.state == "present" for s in self._states.values())
+            return False, {
+                "done": done,
+                "total": len(self.images),
+                "images": {image: s.state for image, s in self._states.items()},
+                "last_error": self._last_error,
+            }
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {image: dict(vars(s)) for image, s in self._states.items()}
+
+    @property
+    def pulls_started(self) -> int:
+        return self._pulls
+
+    def poke(self) -> None:
+        """Start the background pull unless it has started; safe under any concurrency."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._run, name="startpoints-pull", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # --- the one background pull ------------------------------------------------------------
+
+    def run_once(self) -> bool:
+        """Check every image, pull the missing ones (retrying each until it succeeds or the
+        puller stops); True when every image is present."""
+        self.marker_matched = self._marker_matches()
+        with ThreadPoolExecutor(
+            max_workers=self.jobs, thread_name_prefix="startpoints-pull"
+        ) as pool:
+            results = list(pool.map(self._ensure, self.images))
+        if all(results):
+            self._write_marker()
+            with self._lock:
+                self._warm = True
+            return True
+        return False
+
+    def _run(self) -> None:
+        try:
+            self.run_once()
+            while self.recheck and not self._stop.is_set():
+                self._sleep(self.recheck)
+                if not self._stop.is_set():
+                    self.run_once()
+        except Exception:  # a pull failure never ends the process
+            log.exception("pre-pull stopped")
+
+    def _ensure(self, image: str) -> bool:
+        attempt = 0
+        while not self._stop.is_set() and (self.attempts is None or attempt < self.attempts):
+            attempt += 1
+            started = time.monotonic()
+            try:
+                self._set(image, state="checking")
+                if not self.backend.present(image):
+                    self._set(image, state="pulling", attempts=attempt)
+                    with self._lock:
+                        self._pulls += 1
+                    self.backend.pull(image)
+                    if not self.backend.present(image):
+                        raise StartpointsError(f"{image}: pulled, yet not present")
+                self._set(
+                    image, state="present", error=None, seconds=round(time.monotonic() - started, 3)
+                )
+                return True
+            except Exception as error:  # noqa: BLE001 - any failure is retried, and reported
+                message = str(error) if isinstance(error, StartpointsError) else f"{image}: {error}"
+                self._set(image, state="failed", error=message)
+                with self._lock:
+                    self._last_error = message
+                log.warning("pull %s failed (attempt %d): %s", image, attempt, message)
+                if self.attempts is None or attempt < self.attempts:
+                    self._sleep(self.backoff.delay(attempt))
+        return False
+
+    def _set(self, image: str, **changes: Any) -> None:
+        with self._lock:
+            for key, value in changes.items():
+                setattr(self._states[image], key, value)
+
+    # --- the marker -----------------------------------------------------------------------------
+
+    def _key(self) -> dict[str, Any]:
+        return {"identity": self.identity, "images": self.images}
+
+    def _marker_matches(self) -> bool:
+        if self.marker is None:
+            return False
+        try:
+            return bool(json.loads(self.marker.read_text()) == self._key())
+        except (OSError, ValueError):
+            return False
+
+    def _write_marker(self) -> None:
+        if self.marker is None or self._marker_matches():
+            return
+        self.marker.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.marker.parent, prefix=f".{self.marker.name}.")
+        with os.fdopen(fd, "w") as out:
+            json.dump(self._key(), out)
+        os.replace(tmp, self.marker)
+
+
+class EngineBackend:
+    """Pulls through a Docker Engine API (docker, podman), as on a commander-started server."""
+
+    def __init__(self, endpoint: str | None, docker_config: Path | None) -> None:
+        from startpoints.oci.engine import Engine
+
+        self.engine = Engine(endpoint)
+        self.docker_config = docker_config
+
+    def present(self, image: str) -> bool:
+        return self.engine.image_id(image) is not None
+
+    def pull(self, image: str) -> None:
+        found = _credentials(image, self.docker_config)
+        self.engine.pull(image, {"username": found[0], "password": found[1]} if found else None)
+
+
+class CriBackend:
+    """Pulls through a node's CRI ImageService (containerd, CRI-O), as kubelet does."""
+
+    def __init__(self, endpoint: str, docker_config: Path | None) -> None:
+        from startpoints.oci.cri import Cri
+
+        self.cri = Cri(endpoint)
+        self.docker_config = docker_config
+
+    def present(self, image: str) -> bool:
+        return self.cri.present(image)
+
+    def pull(self, image: str) -> None:
+        self.cri.pull(image, _credentials(image, self.docker_config))
+
+
+DEFAULT_ENDPOINTS = {"cri": "unix:///run/containerd/containerd.sock", "docker": None}
+
+
+def backend(kind: str, endpoint: str | None, docker_config: Path | None) -> Backend:
+    if kind == "docker":
+        return EngineBackend(endpoint, docker_config)
+    if kind == "cri":
+        return CriBackend(endpoint or str(DEFAULT_ENDPOINTS["cri"]), docker_config)
+    raise StartpointsError(f"--pull {kind}: not docker, cri or none")
+
+
+def _credentials(image: str, docker_config: Path | None) -> tuple[str, str] | None:
+    from startpoints.core.reference import parse
+    from startpoints.oci.registry import credentials
+
+    return credentials(parse(image).domain, docker_config) if docker_config else None

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests run as real servers on loopback, when missing.
 set -euo pipefail
-packages=(git docker-registry buildah podman)
+packages=(git docker-registry buildah podman containerd chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,7 +16,7 @@ from startpoints.core.reference import Reference
 from startpoints.oci import image, layer, write
 from startpoints.oci.registry import Retry
 from startpoints.oci.stores import Stores
-from tests.servers import Podman, Registry
+from tests.servers import Containerd, Podman, Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -152,6 +152,19 @@ def podman(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> Iter
         pytest.skip("podman is not installed (Debian package podman)")
     service = Podman(
         tmp_path_factory.mktemp("podman"), insecure_registries=(registry.host,)
+    ).start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def containerd(
+    tmp_path_factory: pytest.TempPathFactory, registry: Registry
+) -> Iterator[Containerd]:
+    if shutil.which("containerd") is None:
+        pytest.skip("containerd is not installed (Debian package containerd)")
+    service = Containerd(
+        tmp_path_factory.mktemp("containerd"), plain_http_registries=(registry.host,)
     ).start()
     yield service
     service.stop()

@@ -278,3 +278,54 @@ class Podman:
             self._process.terminate()
             self._process.wait(timeout=20)
             self._process = None
+
+
+class Containerd:
+    """containerd with its CRI plugin (native snapshotter, its own root/state/socket), pulling
+    from the given plain-HTTP registries through `hosts.toml`: what a Kubernetes node runs."""
+
+    def __init__(self, workdir: Path, plain_http_registries: tuple[str, ...] = ()) -> None:
+        if shutil.which("containerd") is None:
+            raise RuntimeError("containerd is not installed (Debian package containerd)")
+        self.workdir = workdir
+        self.socket = workdir / "containerd.sock"
+        self.url = f"unix://{self.socket}"
+        for host in plain_http_registries:
+            hosts = workdir / "certs.d" / host
+            hosts.mkdir(parents=True, exist_ok=True)
+            (hosts / "hosts.toml").write_text(
+                f'server = "http://{host}"\n\n[host."http://{host}"]\n  capabilities = ["pull", "resolve"]\n'
+            )
+        (workdir / "config.toml").write_text(
+            "version = 2\n"
+            f'root = "{workdir / "root"}"\nstate = "{workdir / "state"}"\n'
+            f'[grpc]\n  address = "{self.socket}"\n'
+            '[plugins."io.containerd.grpc.v1.cri"]\n  disable_tcp_service = true\n'
+            '[plugins."io.containerd.grpc.v1.cri".containerd]\n  snapshotter = "native"\n'
+            f'[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "{workdir / "certs.d"}"\n'
+        )
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Containerd:
+        self._process = subprocess.Popen(
+            ["containerd", "--config", str(self.workdir / "config.toml")],
+            stdout=open(self.workdir / "containerd.log", "ab"),  # noqa: SIM115 - owned by the process
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(self.socket.exists, f"containerd on {self.socket}")
+        return self
+
+    def ctr_images(self) -> list[str]:
+        done = subprocess.run(
+            ["ctr", "--address", str(self.socket), "-n", "k8s.io", "images", "ls", "-q"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return sorted(line for line in done.stdout.splitlines() if not line.startswith("sha256:"))
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=20)
+            self._process = None

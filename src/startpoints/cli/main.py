@@ -51,7 +51,7 @@ def docker_config() -> Path | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from startpoints.cli import assemble, create, lint, publish, serve
+    from startpoints.cli import assemble, create, lint, publish, pull, serve
 
     parser = argparse.ArgumentParser(
         prog="startpoints",
@@ -64,4 +64,6 @@ def _parser() -> argparse.ArgumentParser:
     assemble.add(verbs)
     create.add(verbs)
     serve.add(verbs)
+    pull.add(verbs)
+
     return parser

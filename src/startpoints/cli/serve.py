@@ -1,4 +1,4 @@
-"""`startpoints serve CATALOG [--host H] [--port P] [--pull none|docker|cri]`."""
+"""`startpoints serve CATALOG [--host H] [--port P] [--pull none|docker|cri] [--pull-endpoint URL]`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 from typing import Any
+
+DEFAULT_MARKER = "/tmp/startpoints-prepulled.json"
 
 
 def add(verbs: Any) -> None:
@@ -19,27 +21,79 @@ def add(verbs: Any) -> None:
     parser.add_argument(
         "--port", type=int, help="default: 4524 languages, 4525 exercises, 4526 custom"
     )
+    add_pull_options(parser, choices=("none", "docker", "cri"), default="none")
     parser.add_argument(
-        "--pull", choices=("none",), default="none", help="pre-pull the language images (none)"
+        "--pull-on",
+        choices=("ready", "start"),
+        default="ready",
+        help="start the pull at the first /ready (default) or at once",
+    )
+    parser.add_argument(
+        "--marker",
+        default=DEFAULT_MARKER,
+        help=f"written once every image is present (default {DEFAULT_MARKER})",
+    )
+    parser.add_argument(
+        "--recheck",
+        type=float,
+        metavar="SECONDS",
+        help="re-check now and then; re-pull what was garbage-collected",
     )
     parser.add_argument("--no-access-log", action="store_true")
     parser.set_defaults(run=run)
 
 
+def add_pull_options(
+    parser: argparse.ArgumentParser, *, choices: tuple[str, ...], default: str
+) -> None:
+    parser.add_argument(
+        "--pull",
+        choices=choices,
+        default=default,
+        help="pre-pull the language images through an engine or a CRI",
+    )
+    parser.add_argument(
+        "--pull-endpoint",
+        metavar="URL",
+        help="unix:///...sock or tcp://...; default: $DOCKER_HOST / containerd's socket",
+    )
+    parser.add_argument(
+        "--pull-jobs", type=int, default=4, help="images pulled at once (default 4)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from startpoints.cli.main import docker_config
     from startpoints.http import app, server
     from startpoints.oci.stores import Stores
-    from startpoints.workflows import serve
+    from startpoints.workflows import pull, serve
 
     catalog = serve.open_catalog(args.catalog, Stores(docker_config=docker_config()))
     port = args.port or serve.PORTS.get(catalog.kind, 4524)
+    readiness = None
+    if args.pull != "none":
+        endpoint = args.pull_endpoint or (
+            os.environ.get("DOCKER_HOST") if args.pull == "docker" else None
+        )
+        backend = pull.backend(args.pull, endpoint, docker_config())
+        readiness = pull.Puller(
+            catalog.image_names,
+            backend,
+            identity=catalog.identity,
+            marker=Path(args.marker),
+            jobs=args.pull_jobs,
+            recheck=args.recheck,
+        )
+        if args.pull_on == "start":
+            readiness.poke()
     print(
         f"serving {len(catalog.names)} {catalog.kind} start points on {args.host}:{port}",
         file=sys.stderr,
     )
     server.run(
-        app.build(catalog, sha=os.environ.get("SHA")),
+        app.build(catalog, sha=os.environ.get("SHA"), readiness=readiness),
         host=args.host,
         port=port,
         access_log=not args.no_access_log,

@@ -85,6 +85,7 @@ class Puller:
         self._last_error: str | None = None
         self._pulls = 0
         self.marker_matched = False
+        self.on_done: Callable[[str, str | None], None] = lambda _image, _error: None
 
     # --- read by probes: cheap, never blocks on the pull ---------------------------------
 
@@ -163,8 +164,10 @@ class Puller:
                 self._set(
                     image, state="present", error=None, seconds=round(time.monotonic() - started, 3)
                 )
+                self.on_done(image, None)
                 return True
             except Exception as error:  # noqa: BLE001 - any failure is retried, and reported
+
                 message = str(error) if isinstance(error, StartpointsError) else f"{image}: {error}"
                 self._set(image, state="failed", error=message)
                 with self._lock:
@@ -172,6 +175,7 @@ class Puller:
                 log.warning("pull %s failed (attempt %d): %s", image, attempt, message)
                 if self.attempts is None or attempt < self.attempts:
                     self._sleep(self.backoff.delay(attempt))
+        self.on_done(image, self._states[image].error)
         return False
 
     def _set(self, image: str, **changes: Any) -> None:

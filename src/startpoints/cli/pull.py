@@ -1,0 +1,58 @@
+"""`startpoints pull CATALOG --pull docker|cri [--pull-endpoint URL]`: a one-shot pre-pull."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+
+def add(verbs: Any) -> None:
+    from startpoints.cli.serve import add_pull_options
+
+    parser = verbs.add_parser(
+        "pull", help="pull every language image of a catalog onto this node, once"
+    )
+    parser.add_argument(
+        "catalog", metavar="CATALOG", help="a catalog folder or catalog image reference"
+    )
+    add_pull_options(parser, choices=("docker", "cri"), default="docker")
+    parser.add_argument(
+        "--attempts", type=int, default=3, help="tries per image before giving up (default 3)"
+    )
+    parser.add_argument("--json", action="store_true", help="print each image's state as JSON")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from startpoints.cli import progress
+    from startpoints.cli.main import docker_config
+    from startpoints.oci.stores import Stores
+    from startpoints.workflows import pull, serve
+
+    catalog = serve.open_catalog(args.catalog, Stores(docker_config=docker_config()))
+    endpoint = args.pull_endpoint or (
+        os.environ.get("DOCKER_HOST") if args.pull == "docker" else None
+    )
+    puller = pull.Puller(
+        catalog.image_names,
+        pull.backend(args.pull, endpoint, docker_config()),
+        identity=catalog.identity,
+        jobs=args.pull_jobs,
+        attempts=args.attempts,
+        backoff=pull.Backoff(first=1.0, cap=10.0),
+    )
+    with progress.sources(len(puller.images), f"pulling {len(puller.images)} images") as done:
+        puller.on_done = done
+        ok = puller.run_once()
+    states = puller.states()
+    if args.json:
+        print(json.dumps(states))
+    failed = {image: s for image, s in states.items() if s["state"] != "present"}
+    for image, state in failed.items():
+        print(f"startpoints: error: {state['error'] or image + ': not present'}", file=sys.stderr)
+    print(f"{len(states) - len(failed)} of {len(states)} images present", file=sys.stderr)
+    return 0 if ok else 1

@@ -1,0 +1,195 @@
+"""Pre-pull against real engines: podman's Docker API and containerd's CRI, pulling from a
+real registry whose access log counts every blob fetched."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import docker
+import pytest
+
+from startpoints.core.reference import Reference, parse
+from startpoints.oci.stores import Stores
+from startpoints.workflows import pull
+from tests.conftest import push_language_image
+from tests.servers import Containerd, Podman, Registry, wait_until
+
+FAST = pull.Backoff(first=0.05, cap=0.2)
+
+
+def images(registry: Registry, unique: str, count: int = 3) -> list[Reference]:
+    refs = [parse(f"{registry.host}/lang{unique}/image_{i}:ci") for i in range(count)]
+    for i, ref in enumerate(refs):
+        push_language_image(Stores(), ref, content=f"language {unique} {i}")
+    return refs
+
+
+def blobs_of(registry: Registry, refs: list[Reference]) -> list[str]:
+    repos = {r.repository for r in refs}
+    return [
+        line
+        for line in registry.log_text().splitlines()
+        if "GET /v2/" in line
+        and "/blobs/sha256:" in line
+        and any(f"/v2/{r}/" in line for r in repos)
+    ]
+
+
+class Gated:
+    """A real backend whose pulls wait at a gate, so a test can look while pulls are running."""
+
+    def __init__(self, inner: pull.Backend) -> None:
+        self.inner = inner
+        self.gate = threading.Event()
+
+    def present(self, image: str) -> bool:
+        return self.inner.present(image)
+
+    def pull(self, image: str) -> None:
+        self.gate.wait(30)
+        self.inner.pull(image)
+
+
+def test_overlapping_pokes_pull_each_image_once_and_ready_never_waits(
+    registry: Registry, podman: Podman, unique: str, tmp_path: Path
+) -> None:
+    refs = images(registry, unique)
+    backend = Gated(pull.EngineBackend(podman.url, None))
+    puller = pull.Puller(
+        [str(r) for r in refs],
+        backend,
+        identity="catalog-a",
+        marker=tmp_path / "marker.json",
+        backoff=FAST,
+    )
+    pokes = [threading.Thread(target=puller.poke) for _ in range(60)]
+    for thread in pokes:
+        thread.start()
+    for thread in pokes:
+        thread.join()
+    wait_until(lambda: puller.pulls_started == len(refs), "every pull started")
+
+    is_ready, detail = puller.ready()  # answers while every pull is held at the gate
+    assert not is_ready
+    assert detail["total"] == 3 and detail["done"] == 0
+    assert set(detail["images"].values()) == {"pulling"}
+
+    backend.gate.set()
+    wait_until(lambda: puller.ready()[0], "warm")
+    assert puller.pulls_started == len(refs)
+    fetched = blobs_of(registry, refs)
+    assert len(fetched) == len(set(fetched)) == 2 * len(refs)  # config + layer of each, once
+    assert (tmp_path / "marker.json").is_file()
+
+
+def test_restart_with_marker_is_ready_after_a_presence_check_only(
+    registry: Registry, podman: Podman, unique: str, tmp_path: Path
+) -> None:
+    refs = [str(r) for r in images(registry, unique, 2)]
+    marker = tmp_path / "marker.json"
+    first = pull.Puller(
+        refs,
+        pull.EngineBackend(podman.url, None),
+        identity="catalog-b",
+        marker=marker,
+        backoff=FAST,
+    )
+    assert first.run_once()
+    before = registry.log_text().count("/blobs/")
+
+    again = pull.Puller(
+        refs,
+        pull.EngineBackend(podman.url, None),
+        identity="catalog-b",
+        marker=marker,
+        backoff=FAST,
+    )
+    assert again.run_once() and again.marker_matched
+    assert again.pulls_started == 0
+    assert registry.log_text().count("/blobs/") == before
+    other = pull.Puller(
+        refs,
+        pull.EngineBackend(podman.url, None),
+        identity="catalog-c",
+        marker=marker,
+        backoff=FAST,
+    )
+    other.run_once()
+    assert not other.marker_matched
+
+
+def test_a_missing_image_is_named_then_pulled_once_pushed(
+    registry: Registry, podman: Podman, unique: str
+) -> None:
+    missing = parse(f"{registry.host}/lang{unique}/late:ci")
+    puller = pull.Puller(
+        [str(missing)], pull.EngineBackend(podman.url, None), identity="catalog-d", backoff=FAST
+    )
+    puller.poke()
+    wait_until(lambda: (puller.ready()[1].get("last_error") or "") != "", "the failure reported")
+    is_ready, detail = puller.ready()
+    assert not is_ready and str(missing) in detail["last_error"]
+    push_language_image(Stores(), missing, content="late")
+    wait_until(lambda: puller.ready()[0], "ready once pushed, without a restart")
+    puller.stop()
+
+
+def test_recheck_repulls_what_was_garbage_collected(
+    registry: Registry, podman: Podman, unique: str
+) -> None:
+    (ref,) = [str(r) for r in images(registry, unique, 1)]
+    puller = pull.Puller(
+        [ref], pull.EngineBackend(podman.url, None), identity="catalog-e", backoff=FAST, recheck=0.2
+    )
+    puller.poke()
+    wait_until(lambda: puller.ready()[0], "warm")
+    docker.DockerClient(base_url=podman.url).images.remove(ref, force=True)
+    wait_until(
+        lambda: puller.pulls_started == 2 and puller.states()[ref]["state"] == "present",
+        "re-pulled",
+    )
+    assert puller.ready()[0]
+    puller.stop()
+
+
+def test_cri_pulls_into_containerds_k8s_namespace(
+    registry: Registry, containerd: Containerd, unique: str, tmp_path: Path
+) -> None:
+    refs = [str(r) for r in images(registry, unique, 2)]
+    puller = pull.Puller(
+        refs,
+        pull.CriBackend(containerd.url, None),
+        identity="catalog-f",
+        marker=tmp_path / "m.json",
+        backoff=FAST,
+    )
+    assert puller.run_once()
+    assert set(refs) <= set(containerd.ctr_images())
+    again = pull.Puller(
+        refs,
+        pull.CriBackend(containerd.url, None),
+        identity="catalog-f",
+        marker=tmp_path / "m.json",
+        backoff=FAST,
+    )
+    assert again.run_once() and again.pulls_started == 0
+
+
+def test_bounded_attempts_give_up_and_report(
+    registry: Registry, podman: Podman, unique: str
+) -> None:
+    missing = f"{registry.host}/lang{unique}/never:ci"
+    puller = pull.Puller(
+        [missing], pull.EngineBackend(podman.url, None), identity="x", attempts=2, backoff=FAST
+    )
+    assert not puller.run_once()
+    state = puller.states()[missing]
+    assert state["state"] == "failed" and state["attempts"] == 2 and missing in state["error"]
+
+
+def test_unknown_backend() -> None:
+    from startpoints.errors import StartpointsError
+
+    with pytest.raises(StartpointsError, match="not docker, cri or none"):
+        pull.backend("kubelet", None, None)

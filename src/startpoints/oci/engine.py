@@ -86,8 +86,9 @@ class Engine:
     def _errors(self, doing: str) -> Iterator[None]:
         try:
             yield
-        except docker.errors.ImageNotFound:
-            raise _Missing(doing) from None
+        except docker.errors.ImageNotFound as error:
+            raise _Missing(f"{self.url}: {doing}: not found: {error.explanation or error}") from None
+
         except docker.errors.BuildError as error:
             raise StoreError(f"{self.url}: {doing}: {error.msg}") from None
         except docker.errors.APIError as error:

@@ -87,7 +87,9 @@ class Engine:
         try:
             yield
         except docker.errors.ImageNotFound as error:
-            raise _Missing(f"{self.url}: {doing}: not found: {error.explanation or error}") from None
+            raise _Missing(
+                f"{self.url}: {doing}: not found: {error.explanation or error}"
+            ) from None
 
         except docker.errors.BuildError as error:
             raise StoreError(f"{self.url}: {doing}: {error.msg}") from None

@@ -167,7 +167,6 @@ class Puller:
                 self.on_done(image, None)
                 return True
             except Exception as error:  # noqa: BLE001 - any failure is retried, and reported
-
                 message = str(error) if isinstance(error, StartpointsError) else f"{image}: {error}"
                 self._set(image, state="failed", error=message)
                 with self._lock:

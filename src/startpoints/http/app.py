@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, quote_plus
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -146,6 +146,12 @@ class _FastPath:
         self.metrics = metrics
         self.fixed = {f"/{route}": (route, body) for route, body in fixed.items()}
         self.one = one
+        # /manifest?name=... as clients encode it, looked up without parsing the query
+        self.by_query = {
+            f"name={quoted(name)}".encode(): body
+            for name, body in one.items()
+            for quoted in (quote, quote_plus)
+        }
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -191,7 +197,10 @@ class _FastPath:
             if not isinstance(args, dict):
                 return None
         elif query:
+            if path == "/manifest" and query in self.by_query:
+                return "manifest", self.by_query[query]
             args = dict(parse_qsl(query.decode("latin-1")))
+
         if path in self.fixed:
             return self.fixed[path]
         if path == "/manifest" and isinstance(name := args.get("name"), str) and name in self.one:

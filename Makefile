@@ -27,6 +27,8 @@ bench: $(BIN)/startpoints
 	scripts/debian-packages.sh
 	$(BIN)/python bench/publish.py
 	$(BIN)/python bench/assemble.py
+	$(BIN)/python bench/api.py
+	$(BIN)/python bench/prepull.py
 
 clean:
 	rm -rf $(VENV) demo build *.egg-info src/*.egg-info

@@ -126,7 +126,17 @@ def test_status_page_status_json_and_metrics(client: TestClient) -> None:
     assert "startpoints_request_seconds_bucket" in metrics.text
 
 
-@pytest.mark.parametrize("query", ["name=C%23%2C%20NUnit", "name=C%23%2C+NUnit", "name=C%23,+NUnit", "other=1&name=C%23%2C%20NUnit"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "name=C%23%2C%20NUnit",
+        "name=C%23%2C+NUnit",
+        "name=C%23,+NUnit",
+        "other=1&name=C%23%2C%20NUnit",
+    ],
+)
 def test_manifest_query_in_any_encoding(client: TestClient, query: str) -> None:
     response = client.get(f"/manifest?{query}")
-    assert response.status_code == 200 and response.json()["manifest"]["display_name"] == "C#, NUnit"
+    assert (
+        response.status_code == 200 and response.json()["manifest"]["display_name"] == "C#, NUnit"
+    )

@@ -21,7 +21,9 @@ FLAGS = [
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian package chromium)")
-def test_the_page_shows_each_start_point_and_its_pull_state(tmp_path: Path, registry: Registry, podman: Podman, unique: str) -> None:
+def test_the_page_shows_each_start_point_and_its_pull_state(
+    tmp_path: Path, registry: Registry, podman: Podman, unique: str
+) -> None:
     catalog, names = catalog_with_images(tmp_path, registry, unique, 3)
     port = free_port()
     process = subprocess.Popen(
@@ -34,9 +36,18 @@ def test_the_page_shows_each_start_point_and_its_pull_state(tmp_path: Path, regi
         wait_until(lambda: (tmp_path / "m.json").exists(), "warm")
         url = f"http://127.0.0.1:{port}/"
         profile = ["--user-data-dir=" + str(tmp_path / "profile")]
-        dom = subprocess.run([str(CHROMIUM), *FLAGS, *profile, "--dump-dom", url], capture_output=True, text=True, timeout=60).stdout
+        dom = subprocess.run(
+            [str(CHROMIUM), *FLAGS, *profile, "--dump-dom", url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
         shot = tmp_path / "status.png"
-        subprocess.run([str(CHROMIUM), *FLAGS, *profile, f"--screenshot={shot}", url], capture_output=True, timeout=60)
+        subprocess.run(
+            [str(CHROMIUM), *FLAGS, *profile, f"--screenshot={shot}", url],
+            capture_output=True,
+            timeout=60,
+        )
     finally:
         process.terminate()
         process.wait(timeout=10)

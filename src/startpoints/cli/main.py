@@ -51,7 +51,7 @@ def docker_config() -> Path | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from startpoints.cli import assemble, create, lint, publish, pull, serve
+    from startpoints.cli import assemble, create, k8s, lint, publish, pull, serve
 
     parser = argparse.ArgumentParser(
         prog="startpoints",
@@ -65,5 +65,6 @@ def _parser() -> argparse.ArgumentParser:
     create.add(verbs)
     serve.add(verbs)
     pull.add(verbs)
+    k8s.add(verbs)
 
     return parser

@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     from startpoints.workflows import pull, serve
 
     catalog = serve.open_catalog(args.catalog, Stores(docker_config=docker_config()))
-    port = args.port or serve.PORTS.get(catalog.kind, 4524)
+    port = args.port or int(os.environ.get("PORT") or serve.PORTS.get(catalog.kind, 4524))
+
     readiness = None
     if args.pull != "none":
         endpoint = args.pull_endpoint or (

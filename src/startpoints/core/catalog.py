@@ -64,6 +64,7 @@ def _where(entry: Entry) -> str:
 
 
 INDEX = "catalog.json"  # beside the index folders 0/ 1/ 2/ ... of an assembled catalog
+PORTS = {"languages": 4524, "exercises": 4525, "custom": 4526}  # cyber-dojo's, per kind
 
 
 def index_json(

@@ -56,6 +56,7 @@ def build(
     labels: Mapping[str, str] | None = None,
     history: str = "startpoints",
     base: Base | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Image:
     """A linux/amd64 image of `layers` (on top of `base`), so `docker pull` and `docker
     create` accept it. `created` is a fixed time (a commit's) rather than now, to keep
@@ -64,6 +65,10 @@ def build(
     config: dict[str, Any] = dict(base.config) if base else {"architecture": "amd64", "os": "linux"}
     inner = dict(config.get("config") or {})
     inner["Labels"] = {**(inner.get("Labels") or {}), **(labels or annotations)}
+    if env:
+        kept = [e for e in inner.get("Env") or [] if e.split("=", 1)[0] not in env]
+        inner["Env"] = kept + [f"{k}={v}" for k, v in env.items()]
+
     rootfs = config.get("rootfs") or {}
     config.update(
         created=created,

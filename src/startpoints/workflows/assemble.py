@@ -242,6 +242,8 @@ def catalog_image(
         labels={KIND_LABEL: kind},
         history="startpoints assemble",
         base=base.image if base else None,
+        # the service in the base image listens where cyber-dojo expects this kind
+        env={"PORT": str(catalog.PORTS[kind])} if base else None,
     )
 
 

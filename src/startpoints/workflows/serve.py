@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from startpoints.core import served
+from startpoints.core import catalog, served
 from startpoints.core.reference import parse
 from startpoints.core.served import Served
 from startpoints.errors import StartpointsError
@@ -13,7 +13,7 @@ from startpoints.oci import read, unpack
 from startpoints.oci.stores import Stores
 from startpoints.workflows.assemble import CATALOG_PATH
 
-PORTS = {"languages": 4524, "exercises": 4525, "custom": 4526}
+PORTS = catalog.PORTS
 
 
 def open_catalog(text: str, stores: Stores, workdir: Path | None = None) -> Served:

@@ -1,0 +1,49 @@
+"""`startpoints k8s CATALOG [--image REF] [--mode socket|kubelet]`: print the DaemonSet and Service."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from startpoints.errors import StartpointsError
+
+
+def add(verbs: Any) -> None:
+    parser = verbs.add_parser(
+        "k8s", help="print the Kubernetes DaemonSet and Service for a catalog"
+    )
+    parser.add_argument(
+        "catalog", metavar="CATALOG", help="a catalog folder or catalog image reference"
+    )
+    parser.add_argument(
+        "--image",
+        metavar="REF",
+        help="the catalog image the pods run (default: CATALOG, when a reference)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("socket", "kubelet"),
+        default="socket",
+        help="pull through the CRI socket, or by kubelet with init containers",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import yaml
+
+    from startpoints.cli.main import docker_config
+    from startpoints.deploy import k8s
+    from startpoints.oci.stores import Stores
+    from startpoints.workflows import serve
+
+    image = args.image or (None if Path(args.catalog).is_dir() else args.catalog)
+    if image is None:
+        raise StartpointsError(
+            f"{args.catalog} is a folder: give --image, the catalog image the pods run"
+        )
+    catalog = serve.open_catalog(args.catalog, Stores(docker_config=docker_config()))
+    objects = k8s.render(catalog.kind, image, mode=args.mode, language_images=catalog.image_names)
+    print(yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False), end="")
+    return 0

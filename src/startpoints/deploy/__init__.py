@@ -1,0 +1,1 @@
+"""Deployment renderings: Kubernetes manifests for the catalog service and its pre-puller."""

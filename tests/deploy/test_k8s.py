@@ -1,0 +1,127 @@
+"""Kubernetes manifests: valid against the Kubernetes schemas offline, and the rules held."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from startpoints.deploy import k8s
+from tests.conftest import EXAMPLES, ROOT
+
+DEPLOY = ROOT / "deploy" / "k8s"
+
+
+def validate(path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "kubernetes_validate", "--strict", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def containers(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    (daemonset,) = [o for o in objects if o["kind"] == "DaemonSet"]
+    return {c["name"]: c for c in daemonset["spec"]["template"]["spec"]["containers"]}
+
+
+def test_every_yaml_under_deploy_k8s_is_valid() -> None:
+    files = sorted(p for p in DEPLOY.glob("*.yaml") if p.name != "kustomization.yaml")
+    assert [p.name for p in files] == ["daemonset.yaml", "service.yaml"]
+    for path in files:
+        validate(path)
+    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+    assert sorted(kustomization["resources"]) == ["daemonset.yaml", "service.yaml"]
+
+
+def test_the_static_base_is_what_the_renderer_makes() -> None:
+    rendered = k8s.render("languages", "cyberdojo/languages-start-points", mode="socket")
+    assert yaml.safe_load((DEPLOY / "daemonset.yaml").read_text()) == rendered[0]
+    assert yaml.safe_load((DEPLOY / "service.yaml").read_text()) == rendered[1]
+
+
+@pytest.mark.parametrize("mode", ["socket", "kubelet"])
+def test_startpoints_k8s_renderings_are_valid(mode: str, tmp_path: Path) -> None:
+    out = tmp_path / f"{mode}.yaml"
+    done = subprocess.run(
+        [sys.executable, "-m", "startpoints", "k8s", str(EXAMPLES), "--image", "ghcr.io/cyber-dojo/languages-start-points:abc1234", "--mode", mode],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    out.write_text(done.stdout)
+    validate(out)
+    objects = list(yaml.safe_load_all(done.stdout))
+    assert [o["kind"] for o in objects] == ["DaemonSet", "Service"]
+
+
+def test_socket_mode_keeps_the_socket_out_of_the_web_facing_container() -> None:
+    objects = k8s.render("languages", "img:1", mode="socket")
+    api, puller = containers(objects)["api"], containers(objects)["puller"]
+    assert "--pull" in api["args"] and api["args"][api["args"].index("--pull") + 1] == "none"
+    assert [m["name"] for m in api["volumeMounts"]] == ["tmp"]
+    assert {m["name"] for m in puller["volumeMounts"]} == {"tmp", "cri-socket"}
+    assert puller["args"][puller["args"].index("--pull") + 1] == "cri"
+    assert puller["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert (
+        api["readinessProbe"]["httpGet"]["path"] == "/ready"
+        and api["livenessProbe"]["httpGet"]["path"] == "/alive"
+    )
+    service = objects[1]
+    assert service["spec"]["ports"] == [
+        {"name": "http", "port": 4524, "targetPort": "http", "protocol": "TCP"}
+    ]
+    assert "pull-status" not in str(service)
+
+
+def test_kubelet_mode_mounts_no_host_path_and_pulls_each_image_in_an_init_container() -> None:
+    images = [
+        "ghcr.io/cdl/java_junit:4edf92a",
+        "ghcr.io/cdl/python_pytest:1a2b3c4",
+        "ghcr.io/cdl/java_junit:4edf92a",
+    ]
+    objects = k8s.render("languages", "img:1", mode="kubelet", language_images=images)
+    pod = objects[0]["spec"]["template"]["spec"]
+    assert "hostPath" not in str(pod)
+    assert [c["image"] for c in pod["initContainers"]] == [
+        "ghcr.io/cdl/java_junit:4edf92a",
+        "ghcr.io/cdl/python_pytest:1a2b3c4",
+    ]
+    assert all(
+        c["command"] == ["true"] and c["imagePullPolicy"] == "IfNotPresent"
+        for c in pod["initContainers"]
+    )
+    assert list(containers(objects)) == ["api"]
+
+
+@pytest.mark.parametrize("mode", ["socket", "kubelet"])
+def test_hardening_resources_and_rollout(mode: str) -> None:
+    objects = k8s.render("exercises", "img:1", mode=mode, language_images=["a/b:1"])
+    daemonset = objects[0]
+    assert daemonset["spec"]["updateStrategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": "100%", "maxUnavailable": 0},
+    }
+    pod = daemonset["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    for container in pod["containers"] + pod.get("initContainers", []):
+        security = container["securityContext"]
+        assert (
+            security["readOnlyRootFilesystem"] is True
+            and security["allowPrivilegeEscalation"] is False
+        )
+        assert security["capabilities"] == {"drop": ["ALL"]}
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+        if container["name"] != "puller":
+            assert security["runAsNonRoot"] is True and security["runAsUser"] != 0
+    assert objects[1]["spec"]["ports"][0]["port"] == 4525  # exercises
+
+
+def test_a_folder_catalog_needs_an_image(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "startpoints", "k8s", str(EXAMPLES)], capture_output=True, text=True
+    )
+    assert done.returncode == 1 and "give --image" in done.stderr

@@ -2,7 +2,9 @@
 
 Each example under examples/ becomes a git repo, gets a small stand-in language image
 in an OCI image layout (demo/layout), and is published there by the real
-`startpoints publish` command, as a language repo's CI would publish to a registry.
+`startpoints publish` command, as a language repo's CI would publish to a registry; then
+`startpoints assemble` makes the catalog from those images, and `startpoints serve` serves
+it on 127.0.0.1:4524 until Ctrl-C (`--no-serve` stops after assembling).
 """
 
 from __future__ import annotations
@@ -88,9 +90,20 @@ def main() -> int:
     print(f"\nOCI layout {LAYOUT.relative_to(ROOT)} now holds:")
     for name in LayoutStore(LAYOUT).tags():
         print(f"  {name}")
-    print(
-        "\nassemble and serve come next (issues 3 and 4); the start-point images above are their input."
-    )
+    catalog = WORK / "catalog"
+    print(f"\n$ startpoints assemble <the {len(published)} start-point images> --output {catalog.relative_to(ROOT)}", flush=True)
+    sources = [ref.split("@")[0] for ref in published]
+    assembled = subprocess.run([sys.executable, "-m", "startpoints", "assemble", *sources, "--output", str(catalog)])
+    if assembled.returncode != 0:
+        return assembled.returncode
+    if "--no-serve" in sys.argv:
+        return 0
+    print(f"\n$ startpoints serve {catalog.relative_to(ROOT)} --host 127.0.0.1 --port 4524")
+    print("  try: curl http://127.0.0.1:4524/names   (open http://127.0.0.1:4524/ for the status page; Ctrl-C stops)", flush=True)
+    try:
+        subprocess.run([sys.executable, "-m", "startpoints", "serve", str(catalog), "--host", "127.0.0.1", "--port", "4524"])
+    except KeyboardInterrupt:
+        pass
     return 0
 
 

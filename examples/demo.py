@@ -91,17 +91,37 @@ def main() -> int:
     for name in LayoutStore(LAYOUT).tags():
         print(f"  {name}")
     catalog = WORK / "catalog"
-    print(f"\n$ startpoints assemble <the {len(published)} start-point images> --output {catalog.relative_to(ROOT)}", flush=True)
+    print(
+        f"\n$ startpoints assemble <the {len(published)} start-point images> --output {catalog.relative_to(ROOT)}",
+        flush=True,
+    )
     sources = [ref.split("@")[0] for ref in published]
-    assembled = subprocess.run([sys.executable, "-m", "startpoints", "assemble", *sources, "--output", str(catalog)])
+    assembled = subprocess.run(
+        [sys.executable, "-m", "startpoints", "assemble", *sources, "--output", str(catalog)]
+    )
     if assembled.returncode != 0:
         return assembled.returncode
     if "--no-serve" in sys.argv:
         return 0
     print(f"\n$ startpoints serve {catalog.relative_to(ROOT)} --host 127.0.0.1 --port 4524")
-    print("  try: curl http://127.0.0.1:4524/names   (open http://127.0.0.1:4524/ for the status page; Ctrl-C stops)", flush=True)
+    print(
+        "  try: curl http://127.0.0.1:4524/names   (open http://127.0.0.1:4524/ for the status page; Ctrl-C stops)",
+        flush=True,
+    )
     try:
-        subprocess.run([sys.executable, "-m", "startpoints", "serve", str(catalog), "--host", "127.0.0.1", "--port", "4524"])
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "startpoints",
+                "serve",
+                str(catalog),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "4524",
+            ]
+        )
     except KeyboardInterrupt:
         pass
     return 0

@@ -16,7 +16,7 @@ from startpoints.core.reference import Reference
 from startpoints.oci import image, layer, write
 from startpoints.oci.registry import Retry
 from startpoints.oci.stores import Stores
-from tests.servers import Containerd, Podman, Registry
+from tests.servers import Containerd, GitDaemon, Podman, Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -168,3 +168,12 @@ def containerd(
     ).start()
     yield service
     service.stop()
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[GitDaemon]:
+    """A git daemon serving the bare repos a test puts under its `base`."""
+    (tmp_path / "served").mkdir()
+    server = GitDaemon(tmp_path / "served").start()
+    yield server
+    server.stop()

@@ -11,7 +11,12 @@ from tests.conftest import ROOT
 
 
 def test_demo_publishes_and_assembles_the_examples() -> None:
-    done = subprocess.run([sys.executable, str(ROOT / "examples" / "demo.py"), "--no-serve"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py"), "--no-serve"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     catalog = served.load(ROOT / "demo" / "catalog")
     assert catalog.names == ["Bash, bats", "Python, pytest"]

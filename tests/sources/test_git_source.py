@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,6 @@ from startpoints.sources import source
 from startpoints.sources.git import GitSource
 from tests.conftest import RepoFactory, git
 from tests.servers import GitDaemon
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[GitDaemon]:
-    (tmp_path / "served").mkdir()
-    server = GitDaemon(tmp_path / "served").start()
-    yield server
-    server.stop()
 
 
 def serve(repo: Path, daemon: GitDaemon, name: str) -> str:

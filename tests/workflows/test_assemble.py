@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,14 +17,6 @@ from startpoints.sources.image import ImageSource
 from startpoints.workflows import assemble, publish
 from tests.conftest import EXAMPLES, FAST_RETRY, RepoFactory, buildah_push, git
 from tests.servers import GitDaemon, Registry
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[GitDaemon]:
-    (tmp_path / "served").mkdir()
-    server = GitDaemon(tmp_path / "served").start()
-    yield server
-    server.stop()
 
 
 def buildah_start_point(example: str, destination: str, tmp_path: Path) -> None:

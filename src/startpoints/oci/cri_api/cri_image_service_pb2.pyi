@@ -1,10 +1,8 @@
-from collections.abc import Iterable as _Iterable
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
-
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf.internal import containers as _containers
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -16,25 +14,15 @@ class ImageSpec(_message.Message):
         VALUE_FIELD_NUMBER: _ClassVar[int]
         key: str
         value: str
-        def __init__(self, key: str | None = ..., value: str | None = ...) -> None: ...
-
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
     image: str
     annotations: _containers.ScalarMap[str, str]
-    def __init__(
-        self, image: str | None = ..., annotations: _Mapping[str, str] | None = ...
-    ) -> None: ...
+    def __init__(self, image: _Optional[str] = ..., annotations: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class AuthConfig(_message.Message):
-    __slots__ = (
-        "username",
-        "password",
-        "auth",
-        "server_address",
-        "identity_token",
-        "registry_token",
-    )
+    __slots__ = ("username", "password", "auth", "server_address", "identity_token", "registry_token")
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     AUTH_FIELD_NUMBER: _ClassVar[int]
@@ -47,27 +35,19 @@ class AuthConfig(_message.Message):
     server_address: str
     identity_token: str
     registry_token: str
-    def __init__(
-        self,
-        username: str | None = ...,
-        password: str | None = ...,
-        auth: str | None = ...,
-        server_address: str | None = ...,
-        identity_token: str | None = ...,
-        registry_token: str | None = ...,
-    ) -> None: ...
+    def __init__(self, username: _Optional[str] = ..., password: _Optional[str] = ..., auth: _Optional[str] = ..., server_address: _Optional[str] = ..., identity_token: _Optional[str] = ..., registry_token: _Optional[str] = ...) -> None: ...
 
 class ImageFilter(_message.Message):
     __slots__ = ("image",)
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     image: ImageSpec
-    def __init__(self, image: ImageSpec | _Mapping | None = ...) -> None: ...
+    def __init__(self, image: _Optional[_Union[ImageSpec, _Mapping]] = ...) -> None: ...
 
 class ListImagesRequest(_message.Message):
     __slots__ = ("filter",)
     FILTER_FIELD_NUMBER: _ClassVar[int]
     filter: ImageFilter
-    def __init__(self, filter: ImageFilter | _Mapping | None = ...) -> None: ...
+    def __init__(self, filter: _Optional[_Union[ImageFilter, _Mapping]] = ...) -> None: ...
 
 class Image(_message.Message):
     __slots__ = ("id", "repo_tags", "repo_digests", "size")
@@ -79,19 +59,13 @@ class Image(_message.Message):
     repo_tags: _containers.RepeatedScalarFieldContainer[str]
     repo_digests: _containers.RepeatedScalarFieldContainer[str]
     size: int
-    def __init__(
-        self,
-        id: str | None = ...,
-        repo_tags: _Iterable[str] | None = ...,
-        repo_digests: _Iterable[str] | None = ...,
-        size: int | None = ...,
-    ) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., repo_tags: _Optional[_Iterable[str]] = ..., repo_digests: _Optional[_Iterable[str]] = ..., size: _Optional[int] = ...) -> None: ...
 
 class ListImagesResponse(_message.Message):
     __slots__ = ("images",)
     IMAGES_FIELD_NUMBER: _ClassVar[int]
     images: _containers.RepeatedCompositeFieldContainer[Image]
-    def __init__(self, images: _Iterable[Image | _Mapping] | None = ...) -> None: ...
+    def __init__(self, images: _Optional[_Iterable[_Union[Image, _Mapping]]] = ...) -> None: ...
 
 class ImageStatusRequest(_message.Message):
     __slots__ = ("image", "verbose")
@@ -99,9 +73,7 @@ class ImageStatusRequest(_message.Message):
     VERBOSE_FIELD_NUMBER: _ClassVar[int]
     image: ImageSpec
     verbose: bool
-    def __init__(
-        self, image: ImageSpec | _Mapping | None = ..., verbose: bool | None = ...
-    ) -> None: ...
+    def __init__(self, image: _Optional[_Union[ImageSpec, _Mapping]] = ..., verbose: _Optional[bool] = ...) -> None: ...
 
 class ImageStatusResponse(_message.Message):
     __slots__ = ("image", "info")
@@ -111,17 +83,12 @@ class ImageStatusResponse(_message.Message):
         VALUE_FIELD_NUMBER: _ClassVar[int]
         key: str
         value: str
-        def __init__(self, key: str | None = ..., value: str | None = ...) -> None: ...
-
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     INFO_FIELD_NUMBER: _ClassVar[int]
     image: Image
     info: _containers.ScalarMap[str, str]
-    def __init__(
-        self,
-        image: Image | _Mapping | None = ...,
-        info: _Mapping[str, str] | None = ...,
-    ) -> None: ...
+    def __init__(self, image: _Optional[_Union[Image, _Mapping]] = ..., info: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class PullImageRequest(_message.Message):
     __slots__ = ("image", "auth")
@@ -129,14 +96,10 @@ class PullImageRequest(_message.Message):
     AUTH_FIELD_NUMBER: _ClassVar[int]
     image: ImageSpec
     auth: AuthConfig
-    def __init__(
-        self,
-        image: ImageSpec | _Mapping | None = ...,
-        auth: AuthConfig | _Mapping | None = ...,
-    ) -> None: ...
+    def __init__(self, image: _Optional[_Union[ImageSpec, _Mapping]] = ..., auth: _Optional[_Union[AuthConfig, _Mapping]] = ...) -> None: ...
 
 class PullImageResponse(_message.Message):
     __slots__ = ("image_ref",)
     IMAGE_REF_FIELD_NUMBER: _ClassVar[int]
     image_ref: str
-    def __init__(self, image_ref: str | None = ...) -> None: ...
+    def __init__(self, image_ref: _Optional[str] = ...) -> None: ...

@@ -9,6 +9,7 @@ it on 127.0.0.1:4524 until Ctrl-C (`--no-serve` stops after assembling).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -108,7 +109,7 @@ def main() -> int:
         "  try: curl http://127.0.0.1:4524/names   (open http://127.0.0.1:4524/ for the status page; Ctrl-C stops)",
         flush=True,
     )
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         subprocess.run(
             [
                 sys.executable,
@@ -122,8 +123,6 @@ def main() -> int:
                 "4524",
             ]
         )
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -81,6 +81,77 @@ def test_images_from_buildah_a_git_commit_and_a_folder_in_one_catalog(
     )
     assert config["config"]["Labels"]["org.cyber-dojo.start-point"] == "languages"
     assert catalog_image.ref.tag == "v1"
+    # served back the same from the folder and from the pushed image
+    from startpoints.core import served
+    from startpoints.workflows import serve
+
+    from_folder, from_image = served.load(output), serve.open_catalog(str(result.image), stores)
+    assert (
+        from_folder.manifests == from_image.manifests
+        and from_folder.start_points == from_image.start_points
+    )
+    assert from_folder.names == ["Bash, bats", "Python, pytest", "Python, unittest"]
+
+
+def test_a_catalog_on_a_base_image_keeps_its_entrypoint_and_runs_on_its_own_catalog(
+    registry: Registry, stores: Stores, unique: str, tmp_path: Path
+) -> None:
+    from startpoints.oci import image, layer, write
+    from startpoints.workflows import serve
+
+    tree = tmp_path / "service"
+    (tree / "app").mkdir(parents=True)
+    (tree / "app" / "startpoints").write_text("#!/bin/sh\n")
+    base_ref = parse(f"{registry.host}/svc{unique}/startpoints:1")
+    base_built = image.build(
+        [layer.from_dir(tree, "usr/local/bin")], created="2026-01-01T00:00:00Z", annotations={}
+    )
+    config = json.loads(base_built.blobs[0].data)
+    config["config"].update(
+        Entrypoint=["/usr/bin/tini", "--", "startpoints"],
+        Cmd=["serve", "/startpoints/catalog"],
+        Env=["PORT=9999", "SHA=abc"],
+        User="10001:10001",
+    )
+    base = image.Base(
+        config=config, layers=(base_built.blobs[1].descriptor,), name=str(base_ref), digest=""
+    )
+    rebuilt = image.build([], created="2026-01-01T00:00:00Z", annotations={}, base=base)
+    store = stores.for_ref(base_ref)
+    store.push_blob(base_ref, base_built.blobs[1].descriptor, base_built.blobs[1].data)
+    write.write(store, base_ref, rebuilt)
+
+    result = assemble.assemble(
+        assemble.Request(
+            sources=[str(EXAMPLES / "bash-bats")],
+            kind="languages",
+            base=base_ref,
+            tag=parse(f"{registry.host}/cdl{unique}/cat:v1"),
+        ),
+        stores,
+    )
+    assert result.image is not None
+    data, _ = stores.for_ref(result.image).fetch_manifest(result.image)
+    manifest = json.loads(data)
+    catalog_config = json.loads(
+        stores.for_ref(result.image).fetch_blob(
+            result.image, Descriptor.from_json(manifest["config"])
+        )
+    )["config"]
+    assert catalog_config["Entrypoint"] == [
+        "/usr/bin/tini",
+        "--",
+        "startpoints",
+    ] and catalog_config["Cmd"] == ["serve", "/startpoints/catalog"]
+    assert catalog_config["User"] == "10001:10001"
+    assert sorted(catalog_config["Env"]) == ["PORT=4524", "SHA=abc"]
+    assert (
+        manifest["layers"][0]["digest"] == base_built.blobs[1].descriptor.digest
+        and len(manifest["layers"]) == 2
+    )
+    assert manifest["annotations"]["org.opencontainers.image.base.name"] == str(base_ref)
+    # the catalog lands where the base image's CMD looks for it
+    assert serve.open_catalog(str(result.image), stores).names == ["Bash, bats"]
 
 
 def test_the_same_sources_give_the_same_catalog_image_digest(

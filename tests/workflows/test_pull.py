@@ -193,3 +193,51 @@ def test_unknown_backend() -> None:
 
     with pytest.raises(StartpointsError, match="not docker, cri or none"):
         pull.backend("kubelet", None, None)
+
+
+def test_credentials_from_docker_config_reach_the_cri_for_a_private_registry(
+    containerd: Containerd, tmp_path: Path, unique: str
+) -> None:
+    import base64
+    import json
+
+    from tests.servers import AuthRegistry
+
+    private = AuthRegistry(tmp_path / "private", "hiker", "s3cr3t").start()
+    try:
+        config = tmp_path / "config.json"
+        config.write_text(
+            json.dumps(
+                {"auths": {private.host: {"auth": base64.b64encode(b"hiker:s3cr3t").decode()}}}
+            )
+        )
+        ref = parse(f"{private.host}/lang{unique}/private:ci")
+        push_language_image(Stores(docker_config=config), ref, content="private")
+        hosts = (
+            containerd.workdir / "certs.d" / private.host
+        )  # containerd reads hosts.toml at each pull
+        hosts.mkdir(parents=True)
+        (hosts / "hosts.toml").write_text(
+            f'server = "http://{private.host}"\n[host."http://{private.host}"]\n  capabilities = ["pull", "resolve"]\n'
+        )
+
+        anonymous = pull.Puller(
+            [str(ref)],
+            pull.CriBackend(containerd.url, None),
+            identity="p",
+            attempts=1,
+            backoff=FAST,
+        )
+        assert not anonymous.run_once()
+        logged_in = pull.Puller(
+            [str(ref)],
+            pull.CriBackend(containerd.url, config),
+            identity="p",
+            attempts=1,
+            backoff=FAST,
+        )
+        assert logged_in.run_once()
+        assert str(ref) in containerd.ctr_images()
+        assert "s3cr3t" not in str(anonymous.states())
+    finally:
+        private.stop()

@@ -100,3 +100,16 @@ def run(args: argparse.Namespace) -> int:
         access_log=not args.no_access_log,
     )
     return 0
+
+
+def _installed_commit() -> str | None:
+    """The commit of this startpoints when it runs from a git checkout (SHA unset)."""
+    from pathlib import Path
+
+    from startpoints import git
+    from startpoints.errors import StartpointsError
+
+    try:
+        return git.resolve(Path(__file__).resolve().parents[3]).sha
+    except StartpointsError:
+        return None

@@ -93,8 +93,10 @@ def run(args: argparse.Namespace) -> int:
         f"serving {len(catalog.names)} {catalog.kind} start points on {args.host}:{port}",
         file=sys.stderr,
     )
+    sha = os.environ.get("SHA") or _installed_commit()
     server.run(
-        app.build(catalog, sha=os.environ.get("SHA"), readiness=readiness),
+        app.build(catalog, sha=sha, readiness=readiness),
+
         host=args.host,
         port=port,
         access_log=not args.no_access_log,

@@ -112,3 +112,15 @@ def test_kind_sets_the_default_port(tmp_path: Path) -> None:
     from startpoints.workflows.serve import PORTS
 
     assert PORTS == {"languages": 4524, "exercises": 4525, "custom": 4526}
+
+
+def test_sha_falls_back_to_the_installed_commit(monkeypatch: object) -> None:
+    import subprocess as sp
+
+    from startpoints.cli.serve import _installed_commit
+    from tests.conftest import ROOT
+
+    head = sp.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    assert _installed_commit() == (head or None)

@@ -96,7 +96,6 @@ def run(args: argparse.Namespace) -> int:
     sha = os.environ.get("SHA") or _installed_commit()
     server.run(
         app.build(catalog, sha=sha, readiness=readiness),
-
         host=args.host,
         port=port,
         access_log=not args.no_access_log,

@@ -11,7 +11,7 @@ from startpoints.oci.layout import LayoutStore
 from startpoints.oci.store import Store
 
 if TYPE_CHECKING:
-    from startpoints.oci.registry import RegistryStore, Retry
+    from startpoints.oci.registry import Retry
 
 
 @dataclass
@@ -40,8 +40,3 @@ class Stores:
             docker_config=self.docker_config,
             retry=self.retry,
         )
-
-    def registries(self) -> list[RegistryStore]:
-        from startpoints.oci.registry import RegistryStore
-
-        return [s for s in self._open.values() if isinstance(s, RegistryStore)]

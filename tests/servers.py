@@ -329,3 +329,87 @@ class Containerd:
             self._process.terminate()
             self._process.wait(timeout=20)
             self._process = None
+
+
+class TokenRegistry(Registry):
+    """A registry that wants bearer tokens (as GHCR and Docker Hub do), with the token server
+    beside it: tokens are JWTs signed by a key the registry trusts; `user`/`password` get
+    every action asked for, anonymous callers get none."""
+
+    def __init__(self, workdir: Path, user: str, password: str) -> None:
+        import base64
+        import datetime
+        import json
+        import urllib.parse
+
+        import jwt
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        super().__init__(workdir)
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "startpoints test token issuer")])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )  # fmt: skip
+        (workdir / "issuer.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        chain = [base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()]
+        expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.tokens_issued = 0
+        registry = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *_: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+                query = urllib.parse.urlparse(self.path).query
+                scopes = [v for k, v in urllib.parse.parse_qsl(query) if k == "scope"]
+                granted = self.headers.get("Authorization") == expected
+                access = []
+                for scope in scopes if granted else []:
+                    kind, repository, actions = scope.split(":")
+                    access.append({"type": kind, "name": repository, "actions": actions.split(",")})
+                issued = int(time.time())
+                claims = {"iss": "startpoints-test", "sub": user if granted else "", "aud": "startpoints-test-registry",
+                          "iat": issued, "nbf": issued - 10, "exp": issued + 300, "jti": str(issued) + str(registry.tokens_issued), "access": access}  # fmt: skip
+                token = jwt.encode(claims, key, algorithm="ES256", headers={"x5c": chain})
+                registry.tokens_issued += 1
+                body = json.dumps(
+                    {"token": token, "access_token": token, "expires_in": 300}
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._tokens = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._tokens.serve_forever, daemon=True).start()
+        realm = f"http://127.0.0.1:{self._tokens.server_address[1]}/token"
+        with open(workdir / "config.yml", "a") as config:
+            config.write(
+                f"auth: {{token: {{realm: '{realm}', service: startpoints-test-registry, issuer: startpoints-test, "
+                f"rootcertbundle: {workdir / 'issuer.pem'}}}}}\n"
+            )
+
+    def start(self) -> Registry:
+        self._process = subprocess.Popen(
+            ["docker-registry", "serve", str(self.workdir / "config.yml")],
+            stdout=open(self.log, "ab"),  # noqa: SIM115 - owned by the process
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(lambda: _status(f"http://{self.host}/v2/") == 401, f"registry on {self.host}")
+        return self
+
+    def stop(self) -> None:
+        super().stop()
+        self._tokens.shutdown()
+        self._tokens.server_close()

@@ -149,3 +149,38 @@ def test_login_from_docker_config_against_a_basic_auth_registry(
         server.stop()
     for error in (anonymous_error.value, wrong_error.value):
         assert "s3cr3t" not in str(error) and "nope" not in str(error)
+
+
+def test_bearer_tokens_from_a_token_server_with_docker_config_credentials(
+    tmp_path: Path, unique: str
+) -> None:
+    """As GHCR and Docker Hub do: the registry answers 401 with a Bearer challenge; the
+    client gets a token scoped to the repository from the realm, with the credentials."""
+    import base64
+
+    from tests.servers import TokenRegistry
+
+    server = TokenRegistry(tmp_path / "token-registry", "hiker", "s3cr3t").start()
+    try:
+        ref = parse(f"{server.host}/r{unique}/img:1")
+        right = tmp_path / "right.json"
+        right.write_text(
+            json.dumps(
+                {"auths": {server.host: {"auth": base64.b64encode(b"hiker:s3cr3t").decode()}}}
+            )
+        )
+        store = RegistryStore(server.host, plain_http=True, docker_config=right, retry=FAST)
+        img = built(tmp_path)
+        write.write(store, ref, img)
+        assert store.resolve(ref) == img.descriptor
+        other = ref.with_repository(f"r{unique}/other").with_tag("2")
+        write.write(store, other, img)  # a second repository: a token of its own scope
+        assert store.resolve(other) == img.descriptor
+        assert server.tokens_issued >= 2
+
+        anonymous = RegistryStore(server.host, plain_http=True, retry=FAST)
+        with pytest.raises(StoreError, match="answered 401") as caught:
+            anonymous.resolve(ref)
+        assert "s3cr3t" not in str(caught.value)
+    finally:
+        server.stop()

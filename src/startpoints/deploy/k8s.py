@@ -104,57 +104,56 @@ def _probe(path: str, port: int | str, period: int, failures: int = 3) -> dict[s
 
 
 def _api(image: str, port: int) -> dict[str, Any]:
+    args = ["serve", CATALOG, "--port", str(port), "--pull", "none"]
+    return _server("api", image, args, "http", port, ready_every=5, mounts=[], root=False)
+
+
+def _puller(image: str) -> dict[str, Any]:
+    args = [
+        "serve",
+        CATALOG,
+        "--port",
+        str(PULLER_PORT),
+        "--pull",
+        "cri",
+        "--pull-endpoint",
+        f"unix://{CRI_SOCKET}",
+    ]
+    args += ["--pull-on", "start", "--recheck", "600", "--no-access-log"]
+    # not Ready until every language image is on this node: the pod is Ready only warm
+    mounts = [{"name": "cri-socket", "mountPath": CRI_SOCKET}]
+    return _server(
+        "puller", image, args, "pull-status", PULLER_PORT, ready_every=10, mounts=mounts, root=True
+    )
+
+
+def _server(
+    name: str,
+    image: str,
+    args: list[str],
+    port_name: str,
+    port: int,
+    *,
+    ready_every: int,
+    mounts: list[dict[str, str]],
+    root: bool,
+) -> dict[str, Any]:
+    """A container running `startpoints serve`: probes on its own port, hardened, bounded."""
     return {
-        "name": "api",
+        "name": name,
         "image": image,
-        "args": ["serve", CATALOG, "--port", str(port), "--pull", "none"],
-        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+        "args": args,
+        "ports": [{"name": port_name, "containerPort": port, "protocol": "TCP"}],
         # unpacking the catalog takes a moment at start; liveness waits for it
-        "startupProbe": _probe("/alive", "http", 1, failures=60),
-        "livenessProbe": _probe("/alive", "http", 10),
-        "readinessProbe": _probe("/ready", "http", 5),
+        "startupProbe": _probe("/alive", port_name, 1, failures=60),
+        "livenessProbe": _probe("/alive", port_name, 10),
+        "readinessProbe": _probe("/ready", port_name, ready_every),
         "resources": {
             "requests": {"cpu": "20m", "memory": "64Mi"},
             "limits": {"cpu": "500m", "memory": "256Mi"},
         },
-        "securityContext": _security(),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-    }
-
-
-def _puller(image: str) -> dict[str, Any]:
-    return {
-        "name": "puller",
-        "image": image,
-        "args": [
-            "serve",
-            CATALOG,
-            "--port",
-            str(PULLER_PORT),
-            "--pull",
-            "cri",
-            "--pull-endpoint",
-            f"unix://{CRI_SOCKET}",
-            "--pull-on",
-            "start",
-            "--recheck",
-            "600",
-            "--no-access-log",
-        ],  # fmt: skip
-        "ports": [{"name": "pull-status", "containerPort": PULLER_PORT, "protocol": "TCP"}],
-        "startupProbe": _probe("/alive", "pull-status", 1, failures=60),
-        "livenessProbe": _probe("/alive", "pull-status", 10),
-        # not Ready until every language image is on this node: the pod is Ready only warm
-        "readinessProbe": _probe("/ready", "pull-status", 10),
-        "resources": {
-            "requests": {"cpu": "10m", "memory": "64Mi"},
-            "limits": {"cpu": "500m", "memory": "256Mi"},
-        },
-        "securityContext": _security(root=True),
-        "volumeMounts": [
-            {"name": "tmp", "mountPath": "/tmp"},
-            {"name": "cri-socket", "mountPath": CRI_SOCKET},
-        ],
+        "securityContext": _security(root=root),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *mounts],
     }
 
 

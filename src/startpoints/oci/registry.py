@@ -216,7 +216,9 @@ class RegistryStore:
             )
             if response.status_code in (401, 403):
                 headers, changed = auth.authenticate_request(
-                    response, headers, refresh=response.status_code == 403 or "Authorization" in headers
+                    response,
+                    headers,
+                    refresh=response.status_code == 403 or "Authorization" in headers,
                 )
                 if changed:
                     response = self._session.request(

@@ -184,3 +184,26 @@ def test_bearer_tokens_from_a_token_server_with_docker_config_credentials(
         assert "s3cr3t" not in str(caught.value)
     finally:
         server.stop()
+
+
+def test_credentials_for_an_engine_or_cri_come_from_docker_config(tmp_path: Path) -> None:
+    import base64
+
+    from startpoints.oci.registry import credentials
+
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "auths": {
+                    "ghcr.io": {"auth": base64.b64encode(b"octo:ghp_token").decode()},
+                    "https://index.docker.io/v1/": {
+                        "auth": base64.b64encode(b"whale:dckr_pat").decode()
+                    },
+                }
+            }
+        )
+    )
+    assert credentials("ghcr.io", config) == ("octo", "ghp_token")
+    assert credentials("docker.io", config) == ("whale", "dckr_pat")
+    assert credentials("quay.io", config) is None

@@ -417,3 +417,36 @@ def test_5xx_mid_push_leaves_no_tag(
         proxy.close()
     assert registry.tags(target.repository) == []
     assert registry.tags(image.repository) == ["v3"]
+
+
+def test_a_tag_written_by_someone_else_meanwhile_is_left_as_it_is(
+    make_repo: RepoFactory,
+    language_image: Callable[..., Reference],
+    registry: Registry,
+    unique: str,
+    stores: Stores,
+) -> None:
+    image = language_image("v4")
+    repo = make_repo()
+    sha7 = git(repo, "rev-parse", "--short=7", "HEAD")
+    direct = reference.parse(f"{registry.host}/cdsp{unique}/python_pytest")
+    other = push_language_image  # any other image stands for another writer's push
+
+    def another_writer(method: str, path: str) -> int | None:
+        if method == "PUT" and f"/cdsp{unique}/python_pytest/manifests/sha256:" in path:
+            other(Stores(), direct.with_tag(sha7), content="someone else")
+        return None
+
+    proxy = FaultyProxy(registry.host, another_writer)
+    try:
+        via_proxy = reference.parse(f"{proxy.host}/{image.repository}:{image.tag}")
+        target = reference.parse(f"{proxy.host}/cdsp{unique}/python_pytest")
+        with pytest.raises(TagConflict, match="by someone else while publishing"):
+            publish.publish(
+                request(repo, via_proxy, startpoints_repo=target), Stores(retry=FAST_RETRY)
+            )
+    finally:
+        proxy.close()
+    theirs = stores.for_ref(direct).resolve(direct.with_tag(sha7))
+    data, _ = stores.for_ref(direct).fetch_manifest(direct.with_tag(sha7))
+    assert theirs is not None and json.loads(data)["annotations"] == {"test": "someone else"}

@@ -156,8 +156,7 @@ class RegistryStore:
             auth = oras.auth.get_auth_backend(
                 backend, self._session, self.scheme == "http", self._verify
             )
-            configs = [str(self._docker_config)] if self._docker_config else None
-            auth.load_configs(oras.container.Container(f"{self.host}/{repository}"), configs)
+            _load_credentials(auth, self.host, self._docker_config)
             self._clients[repository] = auth
         return self._clients[repository]
 
@@ -310,11 +309,23 @@ def credentials(host: str, docker_config: Path | None) -> tuple[str, str] | None
     import base64
 
     auth = oras.auth.get_auth_backend("basic", requests.Session())
-    auth.load_configs(
-        oras.container.Container(f"{host}/any"), [str(docker_config)] if docker_config else None
-    )
+    _load_credentials(auth, host, docker_config)
     encoded = getattr(auth, "_basic_auth", None)
     if not encoded:
         return None
     user, _, password = base64.b64decode(encoded).decode().partition(":")
     return user, password
+
+
+DOCKER_HUB_KEY = (
+    "https://index.docker.io/v1/"  # where `docker login` files Docker Hub's credentials
+)
+DOCKER_HUB_HOSTS = ("docker.io", "registry-1.docker.io", "index.docker.io")
+
+
+def _load_credentials(auth: Any, host: str, docker_config: Path | None) -> None:
+    """Point an oras auth backend at docker config.json's credentials for `host`."""
+    configs = [str(docker_config)] if docker_config else None
+    auth.load_configs(oras.container.Container(f"{host}/any"), configs)
+    if host in DOCKER_HUB_HOSTS and not getattr(auth, "_basic_auth", None):
+        auth._load_auth(DOCKER_HUB_KEY)  # oras looks Docker Hub up by host name only

@@ -120,8 +120,14 @@ def publish(
     if existing_tag is None:
         write.tag(language_store, request.image, language)
         say(f"tagged {language} → {language_digest}")
+    raced = store.resolve(target)  # registries have no compare-and-set: look once more, last
+    if raced is not None and raced.digest != built.digest:
+        raise TagConflict(
+            f"{target} was tagged {raced.digest} by someone else while publishing; left as it is"
+        )
     store.push_manifest(target, built.manifest, built.descriptor.media_type)
     say(f"pushed {target}: {written.blobs_uploaded} blobs, {written.bytes_uploaded} bytes uploaded")
+
     return replace(
         result, blobs_uploaded=written.blobs_uploaded, bytes_uploaded=written.bytes_uploaded
     )

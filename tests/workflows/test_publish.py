@@ -430,11 +430,10 @@ def test_a_tag_written_by_someone_else_meanwhile_is_left_as_it_is(
     repo = make_repo()
     sha7 = git(repo, "rev-parse", "--short=7", "HEAD")
     direct = reference.parse(f"{registry.host}/cdsp{unique}/python_pytest")
-    other = push_language_image  # any other image stands for another writer's push
 
     def another_writer(method: str, path: str) -> int | None:
         if method == "PUT" and f"/cdsp{unique}/python_pytest/manifests/sha256:" in path:
-            other(Stores(), direct.with_tag(sha7), content="someone else")
+            push_language_image(Stores(), direct.with_tag(sha7), content="someone else")
         return None
 
     proxy = FaultyProxy(registry.host, another_writer)

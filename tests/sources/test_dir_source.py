@@ -57,3 +57,13 @@ def test_links_leaving_the_folder_and_special_files_are_refused(tmp_path: Path) 
     os.mkfifo(folder / "pipe")
     with pytest.raises(UnsafeContent, match="pipe: not a regular file"):
         fetch(folder, tmp_path / "b")
+
+
+def test_a_language_repo_contributes_its_start_point_only(make_repo: RepoFactory, tmp_path: Path) -> None:
+    def with_jars(sp: Path) -> None:
+        (sp.parent / "docker").mkdir()
+        (sp.parent / "docker" / "big.jar").write_bytes(b"\0" * 1024)
+        (sp.parent / "README.md").write_text("readme")
+
+    into, _, _ = fetch(make_repo(edit=with_jars), tmp_path)
+    assert sorted(p.name for p in into.iterdir()) == ["start_point"]

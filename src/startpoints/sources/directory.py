@@ -16,6 +16,8 @@ from startpoints.oci.stores import Stores
 from startpoints.oci.unpack import Budget
 from startpoints.sources.source import Say
 
+START_POINT = "start_point"
+
 
 @dataclass(frozen=True)
 class DirSource:
@@ -25,7 +27,13 @@ class DirSource:
     def fetch(self, into: Path, stores: Stores, say: Say) -> Provenance:
         if not self.path.is_dir():
             raise UnsafeContent(f"{self.text}: not a folder")
-        copy_tree(self.path, into, Budget(), self.text)
+        # A language repo: only its start_point/ (not docker/ and its jars); else the tree
+        # as it is (a start point folder, or a custom or exercises tree of many).
+        if (self.path / START_POINT).is_dir():
+            copy_tree(self.path / START_POINT, into / START_POINT, Budget(), self.text)
+        else:
+            copy_tree(self.path, into, Budget(), self.text)
+
         revision = repository = created = None
         if git.is_repo(self.path):
             commit = git.resolve(self.path)

@@ -9,6 +9,7 @@ from pathlib import Path
 from startpoints import git
 from startpoints.core.provenance import Provenance
 from startpoints.oci.stores import Stores
+from startpoints.sources.directory import START_POINT
 from startpoints.sources.source import Say
 
 
@@ -23,7 +24,10 @@ class GitSource:
             repo = Path(tmp) / "repo.git"
             commit = git.fetch(self.url, self.sha7, repo)
             into.mkdir(parents=True, exist_ok=True)
-            git.export(repo, commit, None, into)
+            # only start_point/ when the repo has one (the jars stay on the server)
+            folder = START_POINT if git.is_folder(repo, commit, START_POINT) else None
+            git.export(repo, commit, folder, into)
+
         return Provenance(
             source=self.text,
             source_kind="git",

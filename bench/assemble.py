@@ -123,6 +123,8 @@ def main() -> None:
             git_sources.append(f"{result.revision[:7]}@{daemon.url}/{repo.name}.git")
         listing = work / "start-points.txt"
         listing.write_text("\n".join(image_sources) + "\n")
+        git_listing = work / "start-points-git.txt"
+        git_listing.write_text("\n".join(git_sources) + "\n")
         git_bytes = sum(f.stat().st_size for f in served.rglob("*") if f.is_file())
 
         rows: dict[str, list[float]] = {

@@ -94,41 +94,21 @@ def export(repo: Path, commit: Commit, folder: str | None, destination: Path) ->
 def fetch(url: str, sha7: str, repo: Path) -> Commit:
     """Bring the commit `sha7` of `url` into a new repo at `repo` as cheaply as the server allows.
 
-    A branch or tag tip is fetched alone (`--depth 1`); any other commit through a
-    partial clone holding commits and trees but no file contents (`--filter=blob:none`),
-    whose one needed tree's blobs `git archive` fetches later. A server that refuses
-    filters gives a full clone, as cyber-dojo's script always took.
+    Always a partial clone (`--filter=blob:none`: commits and trees, no file contents), so
+    `git archive` later fetches only the blobs of the one folder it exports; a branch or tag
+    tip alone (`--depth 1`), any other commit with the history it needs to be found. A
+    server that refuses filters gives a full clone, as cyber-dojo's script always took.
     """
     shown = strip_credentials(url)
     tips = _git(repo.parent, "ls-remote", "--", url, doing=f"listing {shown}", shown=shown)
-    wanted = [line.split()[0] for line in tips.splitlines() if line.startswith(sha7)]
-    if wanted:
-        _git(repo.parent, "init", "-q", "--bare", str(repo), doing="creating a repo")
-        _git(
-            repo,
-            "fetch",
-            "-q",
-            "--depth",
-            "1",
-            "--",
-            url,
-            wanted[0],
-            doing=f"fetching {sha7} from {shown}",
-            shown=shown,
-        )
-    else:
-        _git(
-            repo.parent,
-            "clone",
-            "-q",
-            "--bare",
-            "--filter=blob:none",
-            "--",
-            url,
-            str(repo),
-            doing=f"cloning {shown}",
-            shown=shown,
-        )
+    refs = [
+        line.split()[1] for line in tips.splitlines() if line.startswith(sha7) and "\trefs/" in line
+    ]
+    shallow = (
+        ["--depth", "1", "--branch", refs[0].split("/", 2)[2].removesuffix("^{}")] if refs else []
+    )
+    clone = ["clone", "-q", "--bare", "--filter=blob:none", *shallow, "--", url, str(repo)]
+    _git(repo.parent, *clone, doing=f"cloning {shown}", shown=shown)
     return resolve(repo, sha7)
 
 

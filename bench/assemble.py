@@ -131,7 +131,9 @@ def main() -> None:
             "incumbent: sequential git clone (a)": [],
             "startpoints assemble": [],
             "bare parallel HTTP fetch (b)": [],
+            "startpoints assemble, the sha7@git:// sources": [],
         }
+
         clones = work / "clones"
         clones.mkdir()
         rows["incumbent: sequential git clone (a)"].append(
@@ -153,6 +155,10 @@ def main() -> None:
             rows["bare parallel HTTP fetch (b)"].append(
                 timed([sys.executable, "-c", BARE_FETCH, registry.host, *image_sources])
             )
+            from_git = [sys.executable, "-m", "startpoints", "assemble", "--from", str(git_listing)]
+            from_git += ["--output", str(work / f"git-catalog{run}")]
+            rows["startpoints assemble, the sha7@git:// sources"].append(timed(from_git))
+
         entries = json.loads((work / "catalog0" / "catalog.json").read_text())["start_points"]
     finally:
         daemon.stop()

@@ -46,6 +46,7 @@ class Request:
     verify_images: bool = False
     jobs: int = 8
     image_names: Mapping[str, str] = field(default_factory=dict)  # source → image_name to write
+    keep_image: bool = False  # build the catalog image even with no tag (create loads it)
 
 
 @dataclass
@@ -92,12 +93,13 @@ def assemble(
         index = catalog.index_json(request.kind, entries, provenance)
         (staging / catalog.INDEX).write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n")
         result = Result(request.kind, index["start_points"])
-        base = load_base(request.base, stores) if request.base else None
-        result.built = catalog_image(staging, request.kind, provenance, base)
-        result.base = base
-        if request.tag is not None:
-            result.image = _push_catalog_image(result.built, request.tag, base, stores)
+        if request.tag is not None or request.keep_image:
+            result.base = load_base(request.base, stores) if request.base else None
+            result.built = catalog_image(staging, request.kind, provenance, result.base)
+        if request.tag is not None and result.built is not None:
+            result.image = _push_catalog_image(result.built, request.tag, result.base, stores)
             say(f"pushed {result.image}")
+
         if request.output is not None:
             _replace_folder(staging, request.output)
             result.output = request.output

@@ -57,6 +57,7 @@ def create(
             sources=request.sources,
             kind=request.kind,
             tag=None if into_engine else request.name,
+            keep_image=into_engine,
             base=request.base,
             image_names=image_names,
         ),

@@ -59,7 +59,9 @@ def test_links_leaving_the_folder_and_special_files_are_refused(tmp_path: Path) 
         fetch(folder, tmp_path / "b")
 
 
-def test_a_language_repo_contributes_its_start_point_only(make_repo: RepoFactory, tmp_path: Path) -> None:
+def test_a_language_repo_contributes_its_start_point_only(
+    make_repo: RepoFactory, tmp_path: Path
+) -> None:
     def with_jars(sp: Path) -> None:
         (sp.parent / "docker").mkdir()
         (sp.parent / "docker" / "big.jar").write_bytes(b"\0" * 1024)

@@ -86,7 +86,9 @@ def test_parse_takes_exactly_seven_hex_digits() -> None:
         source.parse("384f48@https://github.com/cyber-dojo-start-points/java-junit")
 
 
-def test_only_start_point_is_exported_when_the_repo_has_one(make_repo: RepoFactory, daemon: GitDaemon, tmp_path: Path) -> None:
+def test_only_start_point_is_exported_when_the_repo_has_one(
+    make_repo: RepoFactory, daemon: GitDaemon, tmp_path: Path
+) -> None:
     def with_jars(sp: Path) -> None:
         (sp.parent / "docker").mkdir()
         (sp.parent / "docker" / "big.jar").write_bytes(b"\0" * 1024)

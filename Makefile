@@ -7,6 +7,12 @@ BIN     = $(VENV)/bin
 
 .PHONY: demo test check bench clean
 
+check: $(BIN)/startpoints
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/mypy
+
+
 $(BIN)/startpoints: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -16,12 +22,10 @@ $(BIN)/startpoints: pyproject.toml
 demo: $(BIN)/startpoints
 	$(BIN)/python examples/demo.py
 
-test: $(BIN)/startpoints
+test: check
 	scripts/debian-packages.sh
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
-	$(BIN)/mypy
 	$(BIN)/pytest
+
 
 bench: $(BIN)/startpoints
 	scripts/debian-packages.sh

@@ -59,61 +59,55 @@ class BadRequest(Exception):
 
 
 def build(served: Served, *, sha: str | None, readiness: Readiness | None = None) -> Any:
-    probe = readiness or AlwaysReady()
-    fixed = {
-        "alive": _json({"alive?": True}),
-        "sha": _json({"sha": sha}),
-        "names": _json({"names": served.names}),
-        "manifests": _json({"manifests": served.manifests}),
-        "image_names": _json({"image_names": served.image_names}),
-        "start_points": _json({"start_points": served.start_points}),
-    }
-    one = {name: _json({"manifest": m}) for name, m in served.manifests.items()}
-    one.update({alias: one[name] for alias, name in served.aliases.items() if alias not in one})
-    metrics = Metrics(lambda: {image: str(s.get("state")) for image, s in probe.states().items()})
+    """The ASGI app: the fast path in front of Starlette, both answering from bytes made here."""
+    api = _Api(served, sha, readiness or AlwaysReady())
+    framework = Starlette(
+        routes=[Route("/{path:path}", api.dispatch, methods=["GET", "POST", "HEAD", "PUT"])]
+    )
+    return _FastPath(framework, api.fixed, api.one, api.metrics)
 
-    async def ready(request: Request) -> Response:
-        probe.poke()
-        is_ready, detail = probe.ready()
-        return _respond(200 if is_ready else 503, _json({"ready?": is_ready, **detail}))
 
-    async def manifest(request: Request) -> Response:
-        name = (await _arguments(request)).get("name")
-        if not isinstance(name, str):
-            raise BadRequest("name:missing" if name is None else "name:!string")
-        if name not in one:
-            raise BadRequest(f"name:{name}:unknown")
-        return _respond(200, one[name])
+class _Api:
+    """Every route, answered through Starlette: the responses are computed once, here."""
 
-    async def status(request: Request) -> Response:
-        states = probe.states()
-        return _respond(
-            200, _json({"ready": probe.ready()[0], "pulling": bool(states), "images": states})
+    def __init__(self, served: Served, sha: str | None, probe: Readiness) -> None:
+        self.probe = probe
+        self.fixed = {
+            "alive": _json({"alive?": True}),
+            "sha": _json({"sha": sha}),
+            "names": _json({"names": served.names}),
+            "manifests": _json({"manifests": served.manifests}),
+            "image_names": _json({"image_names": served.image_names}),
+            "start_points": _json({"start_points": served.start_points}),
+        }
+        self.one = {name: _json({"manifest": m}) for name, m in served.manifests.items()}
+        self.one.update(
+            {
+                alias: self.one[name]
+                for alias, name in served.aliases.items()
+                if alias not in self.one
+            }
         )
+        self.metrics = Metrics(
+            lambda: {image: str(s.get("state")) for image, s in probe.states().items()}
+        )
+        self.handlers: dict[str, Handler] = {
+            "ready": self.ready,
+            "manifest": self.manifest,
+            "status": self.status,
+            "": self.page,
+            "metrics": self.scrape,
+        }
 
-    async def page(request: Request) -> Response:
-        return Response(PAGE, 200, media_type="text/html; charset=utf-8")
-
-    async def scrape(request: Request) -> Response:
-        return Response(metrics.render(), 200, media_type=METRICS_TYPE)
-
-    handlers: dict[str, Handler] = {
-        "ready": ready,
-        "manifest": manifest,
-        "status": status,
-        "": page,
-        "metrics": scrape,
-    }
-
-    async def dispatch(request: Request) -> Response:
+    async def dispatch(self, request: Request) -> Response:
         started = time.perf_counter()
         route = request.url.path.strip("/")
         try:
-            if route in fixed:
+            if route in self.fixed:
                 await _arguments(request)  # a bad body is a bad request on every route
-                response = _respond(200, fixed[route])
-            elif route in handlers:
-                response = await handlers[route](request)
+                response = _respond(200, self.fixed[route])
+            elif route in self.handlers:
+                response = await self.handlers[route](request)
             else:
                 raise BadRequest("json:malformed")
         except BadRequest as error:
@@ -121,15 +115,35 @@ def build(served: Served, *, sha: str | None, readiness: Readiness | None = None
         except Exception as error:  # a real fault: 500 and logged, no backtrace to the client
             logging.getLogger("startpoints.http").exception("/%s failed", route)
             response = await _exception(request, route, 500, type(error).__name__, str(error))
-        known = route if route in fixed or route in handlers else "other"
-        metrics.observe(known or "/", response.status_code, time.perf_counter() - started)
+        known = route if route in self.fixed or route in self.handlers else "other"
+        self.metrics.observe(known or "/", response.status_code, time.perf_counter() - started)
         _access(request, response.status_code, started)
         return response
 
-    framework = Starlette(
-        routes=[Route("/{path:path}", dispatch, methods=["GET", "POST", "HEAD", "PUT"])]
-    )
-    return _FastPath(framework, fixed, one, metrics)
+    async def ready(self, request: Request) -> Response:
+        self.probe.poke()
+        is_ready, detail = self.probe.ready()
+        return _respond(200 if is_ready else 503, _json({"ready?": is_ready, **detail}))
+
+    async def manifest(self, request: Request) -> Response:
+        name = (await _arguments(request)).get("name")
+        if not isinstance(name, str):
+            raise BadRequest("name:missing" if name is None else "name:!string")
+        if name not in self.one:
+            raise BadRequest(f"name:{name}:unknown")
+        return _respond(200, self.one[name])
+
+    async def status(self, request: Request) -> Response:
+        states = self.probe.states()
+        return _respond(
+            200, _json({"ready": self.probe.ready()[0], "pulling": bool(states), "images": states})
+        )
+
+    async def page(self, request: Request) -> Response:
+        return Response(PAGE, 200, media_type="text/html; charset=utf-8")
+
+    async def scrape(self, request: Request) -> Response:
+        return Response(self.metrics.render(), 200, media_type=METRICS_TYPE)
 
 
 class _FastPath:

@@ -106,9 +106,13 @@ class FaultyProxy:
     """Forwards every request to a registry unless `fault(method, path)` names a status to
     answer instead; records each request as 'METHOD path'."""
 
-    def __init__(self, upstream: str, fault: Fault) -> None:
+    def __init__(
+        self, upstream: str, fault: Fault, tamper: Callable[[str, str, bytes], bytes] | None = None
+    ) -> None:
         self.upstream = upstream
         self.fault = fault
+        self.tamper = tamper or (lambda _method, _path, body: body)
+
         self.requests: list[str] = []
         self.blob_bytes_uploaded = 0
         proxy = self
@@ -138,7 +142,8 @@ class FaultyProxy:
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
                 connection.request(self.command, self.path, body=body, headers=headers)
                 response = connection.getresponse()
-                data = response.read()
+                data = proxy.tamper(self.command, self.path, response.read())
+
                 self.send_response(response.status)
                 for key, value in response.getheaders():
                     if key.lower() not in ("connection", "transfer-encoding", "content-length"):

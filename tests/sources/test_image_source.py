@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -200,3 +201,38 @@ def test_bad_image_sources_are_refused(text: str, reason: str) -> None:
 def test_a_digest_or_sha7_tag_is_an_image_source() -> None:
     assert isinstance(source.parse("ghcr.io/cdsp/java_junit:4edf92a"), ImageSource)
     assert isinstance(source.parse("ghcr.io/cdsp/java_junit@sha256:" + "a" * 64), ImageSource)
+
+
+def test_a_blob_changed_on_the_way_is_refused(
+    make_repo: RepoFactory,
+    language_image: Callable[..., Reference],
+    stores: Stores,
+    registry: Registry,
+    tmp_path: Path,
+) -> None:
+    """A mirror or a man in the middle sending other bytes for a digest: refused, named."""
+    from tests.servers import FaultyProxy
+
+    published = publish.publish(
+        publish.Request(repo_dir=make_repo(), image=language_image()), stores
+    )
+    layer = json.loads(
+        stores.for_ref(published.start_point).fetch_manifest(published.start_point)[0]
+    )["layers"][0]
+
+    def swap(method: str, path: str, body: bytes) -> bytes:
+        return (
+            layer_tar({"start_point/manifest.json": b"{}"})
+            if path.endswith(layer["digest"])
+            else body
+        )
+
+    proxy = FaultyProxy(registry.host, lambda _m, _p: None, tamper=swap)
+    try:
+        ref = parse(f"{proxy.host}/{published.start_point.repository}:{published.start_point.tag}")
+        with pytest.raises(
+            StoreError, match=f"does not match {layer['digest']}|its descriptor says"
+        ):
+            fetch(ref, Stores(), tmp_path)
+    finally:
+        proxy.close()

@@ -92,7 +92,7 @@ def _build_language_images(sources: Sequence[str], engine: Engine, say: Say) -> 
         name = loaded.get("image_name") if loaded else None
         if not isinstance(name, str):
             continue
-        tag = f"{reference.parse(name).with_tag('x').name}:{git.resolve(repo).sha7}"
+        tag = f"{reference.parse(name).name}:{git.resolve(repo).sha7}"
         say(f"building {tag} from {repo / DOCKERFILE}")
         engine.build(repo / DOCKERFILE.parent, tag)
         built[text] = tag

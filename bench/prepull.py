@@ -79,7 +79,10 @@ def main() -> None:
         "startpoints pull (podman API, 4 at once)": [],
         "sequential podman pull loop (reference)": [],
         "restart with marker: serve start to /ready 200": [],
+        "startpoints pull --pull cri (containerd, 4 at once)": [],
+        "sequential ctr pull loop into containerd (reference)": [],
     }
+
     try:
         names = make_images(registry, work)
         folder = catalog(names, work)
@@ -97,6 +100,7 @@ def main() -> None:
                 )  # fmt: skip
             rows["sequential podman pull loop (reference)"].append(time.perf_counter() - started)
             shutil.rmtree(store, ignore_errors=True)
+            cri_rows(rows, registry, names, folder, work / f"containerd{run}")
 
             engine = Podman(work / f"podman{run}", insecure_registries=(registry.host,)).start()
             try:
@@ -169,11 +173,49 @@ def main() -> None:
     )
     for name, seconds in median.items():
         print(f"  {name:50} {seconds:7.2f} s")
+    cri, ctr = (
+        median["startpoints pull --pull cri (containerd, 4 at once)"],
+        median["sequential ctr pull loop into containerd (reference)"],
+    )
+    print(f"  sequential ctr loop / startpoints cri = {ctr / cri:.2f}x")
     ours, loop = (
         median["startpoints pull (podman API, 4 at once)"],
         median["sequential podman pull loop (reference)"],
     )
     print(f"  sequential loop / startpoints = {loop / ours:.2f}x")
+
+
+def cri_rows(
+    rows: dict[str, list[float]], registry: Registry, names: list[str], folder: Path, work: Path
+) -> None:
+    """The Kubernetes path: containerd's CRI (ours) against containerd's own `ctr` client pulling
+    the same images one after another, each into a fresh containerd."""
+    from tests.servers import Containerd
+
+    for label in (
+        "sequential ctr pull loop into containerd (reference)",
+        "startpoints pull --pull cri (containerd, 4 at once)",
+    ):
+        (work / label.split()[0]).mkdir(parents=True)
+        node = Containerd(work / label.split()[0], plain_http_registries=(registry.host,)).start()
+
+        try:
+            started = time.perf_counter()
+            if label.startswith("sequential"):
+                for name in names:
+                    subprocess.run(
+                        ["ctr", "--address", str(node.socket), "-n", "k8s.io", "images", "pull", "--plain-http", "--snapshotter", "native", name],
+                        check=True, capture_output=True,
+                    )  # fmt: skip
+            else:
+                subprocess.run(
+                    [sys.executable, "-m", "startpoints", "pull", str(folder), "--pull", "cri", "--pull-endpoint", node.url],
+                    check=True, capture_output=True,
+                )  # fmt: skip
+            rows[label].append(time.perf_counter() - started)
+        finally:
+            node.stop()
+            shutil.rmtree(node.workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

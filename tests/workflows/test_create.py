@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -180,3 +181,23 @@ def test_build_images_builds_the_language_image_and_points_the_start_point_at_it
     )
     engine = docker.DockerClient(base_url=podman.url)
     assert engine.images.get(f"ghcr.io/cyber-dojo-languages/python_pytest:{sha7}")
+
+
+def test_the_command_with_languages_pwd_into_the_engine_named_by_docker_host(
+    podman: Podman, make_repo: RepoFactory
+) -> None:
+    repo = make_repo()
+    (repo / "start_point" / "hiker.py").write_text(
+        "def global_answer():\n    return 42\n"
+    )  # a dirty tree
+    done = subprocess.run(
+        [sys.executable, "-m", "startpoints", "create", "jj-cli", "--languages", "."],
+        cwd=repo, capture_output=True, text=True, env={**os.environ, "DOCKER_HOST": podman.url}, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "jj-cli"
+    assert (
+        "uncommitted changes are included" in done.stderr
+        and "Successfully built jj-cli" in done.stderr
+    )
+    assert docker.DockerClient(base_url=podman.url).images.get("jj-cli:latest")

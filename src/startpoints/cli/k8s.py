@@ -33,17 +33,15 @@ def add(verbs: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import yaml
 
-    from startpoints.cli.main import docker_config
+    from startpoints.cli.serve import open_catalog
     from startpoints.deploy import k8s
-    from startpoints.oci.stores import Stores
-    from startpoints.workflows import serve
 
     image = args.image or (None if Path(args.catalog).is_dir() else args.catalog)
     if image is None:
         raise StartpointsError(
             f"{args.catalog} is a folder: give --image, the catalog image the pods run"
         )
-    catalog = serve.open_catalog(args.catalog, Stores(docker_config=docker_config()))
+    catalog = open_catalog(args.catalog)
     objects = k8s.render(catalog.kind, image, mode=args.mode, language_images=catalog.image_names)
     print(yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False), end="")
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
@@ -29,17 +28,13 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from startpoints.cli import progress
-    from startpoints.cli.main import docker_config
-    from startpoints.oci.stores import Stores
-    from startpoints.workflows import pull, serve
+    from startpoints.cli.serve import open_catalog, pull_backend
+    from startpoints.workflows import pull
 
-    catalog = serve.open_catalog(args.catalog, Stores(docker_config=docker_config()))
-    endpoint = args.pull_endpoint or (
-        os.environ.get("DOCKER_HOST") if args.pull == "docker" else None
-    )
+    catalog = open_catalog(args.catalog)
     puller = pull.Puller(
         catalog.image_names,
-        pull.backend(args.pull, endpoint, docker_config()),
+        pull_backend(args),
         identity=catalog.identity,
         jobs=args.pull_jobs,
         attempts=args.attempts,

@@ -65,23 +65,17 @@ def add_pull_options(
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from startpoints.cli.main import docker_config
     from startpoints.http import app, server
-    from startpoints.oci.stores import Stores
     from startpoints.workflows import pull, serve
 
-    catalog = serve.open_catalog(args.catalog, Stores(docker_config=docker_config()))
+    catalog = open_catalog(args.catalog)
     port = args.port or int(os.environ.get("PORT") or serve.PORTS.get(catalog.kind, 4524))
 
     readiness = None
     if args.pull != "none":
-        endpoint = args.pull_endpoint or (
-            os.environ.get("DOCKER_HOST") if args.pull == "docker" else None
-        )
-        backend = pull.backend(args.pull, endpoint, docker_config())
         readiness = pull.Puller(
             catalog.image_names,
-            backend,
+            pull_backend(args),
             identity=catalog.identity,
             marker=Path(args.marker),
             jobs=args.pull_jobs,
@@ -114,3 +108,23 @@ def _installed_commit() -> str | None:
         return git.resolve(Path(__file__).resolve().parents[3]).sha
     except StartpointsError:
         return None
+
+
+def open_catalog(text: str) -> Any:
+    """CATALOG, a folder or an image reference, with registry credentials from docker config."""
+    from startpoints.cli.main import docker_config
+    from startpoints.oci.stores import Stores
+    from startpoints.workflows import serve
+
+    return serve.open_catalog(text, Stores(docker_config=docker_config()))
+
+
+def pull_backend(args: argparse.Namespace) -> Any:
+    """The backend --pull names; the engine defaults to $DOCKER_HOST, as docker's client does."""
+    from startpoints.cli.main import docker_config
+    from startpoints.workflows import pull
+
+    endpoint = args.pull_endpoint or (
+        os.environ.get("DOCKER_HOST") if args.pull == "docker" else None
+    )
+    return pull.backend(args.pull, endpoint, docker_config())

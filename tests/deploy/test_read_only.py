@@ -15,7 +15,7 @@ from startpoints.core.reference import parse
 from startpoints.oci.stores import Stores
 from startpoints.workflows import assemble
 from tests.cli.test_serve_cli import get
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, ROOT
 from tests.servers import free_port, wait_until
 
 BWRAP = shutil.which("bwrap")
@@ -61,6 +61,14 @@ def test_serves_as_non_root_on_a_read_only_root(tmp_path: Path, as_image: bool) 
         "10001",
         "--die-with-parent",
     ]
+    # A checkout or venv under /tmp would be hidden by the tmpfs: bind it back, read-only.
+    for path in sorted({ROOT, Path(sys.prefix), Path(sys.base_prefix)}):
+        if path.resolve().is_relative_to("/tmp"):
+            sandbox[sandbox.index("--dev") : sandbox.index("--dev")] = [
+                "--ro-bind",
+                str(path.resolve()),
+                str(path.resolve()),
+            ]
     command = [
         "env",
         "HOME=/tmp",

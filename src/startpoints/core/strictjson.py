@@ -1,9 +1,43 @@
-"""JSON loading that refuses duplicate keys at any depth and the non-JSON constants NaN/Infinity."""
+"""JSON loading for untrusted text: nesting depth bounded before parsing (Python's parser
+recurses, so 100k `[` is a RecursionError, not a ValueError), the non-JSON constants
+NaN/Infinity refused, and for manifests duplicate keys refused at any depth."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+from startpoints.core.limits import DEFAULT
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+class TooDeep(ValueError):
+    pass
+
+
+def check_depth(text: str, max_depth: int = DEFAULT.json_depth) -> None:
+    """Raise TooDeep when arrays and objects nest more than `max_depth` deep."""
+    if text.count("[") + text.count("{") <= max_depth:
+        return
+    depth = 0
+    for match in _BRACKET.finditer(_STRING.sub("", text)):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > max_depth:
+            raise TooDeep(f"nested more than {max_depth} deep")
+
+
+def loads_bounded(data: str | bytes, max_depth: int = DEFAULT.json_depth) -> Any:
+    """Parse untrusted JSON; every failure is a ValueError (bad UTF-8, too deep, not JSON)."""
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    check_depth(text, max_depth)
+
+    def constant(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=constant)
 
 
 class DuplicateKeys(ValueError):
@@ -13,7 +47,8 @@ class DuplicateKeys(ValueError):
 
 
 def loads(text: str) -> Any:
-    """Parse `text`; raise DuplicateKeys for any repeated key, json.JSONDecodeError for bad JSON."""
+    """Parse `text`; raise DuplicateKeys for any repeated key, ValueError for bad JSON."""
+    check_depth(text)
     duplicates: list[str] = []
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:

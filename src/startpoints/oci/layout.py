@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from startpoints.core import strictjson
+from startpoints.core.limits import DEFAULT, Limits
 from startpoints.core.reference import Reference
 from startpoints.errors import NotFound, StoreError
 from startpoints.oci import mediatypes
@@ -26,31 +28,41 @@ _LAYOUT_FILE = {"imageLayoutVersion": "1.0.0"}
 
 
 class LayoutStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, limits: Limits = DEFAULT) -> None:
         self.root = root
+        self.limits = limits
 
     def resolve(self, ref: Reference) -> Descriptor | None:
         if ref.digest:
             path = self._blob_path(ref.digest)
             if not path.is_file():
                 return None
-            return Descriptor(_media_type(path.read_bytes()), ref.digest, path.stat().st_size)
-        for entry in self._index().get("manifests", []):
-            if entry.get("annotations", {}).get(REF_NAME) == ref.ref_name:
-                return Descriptor.from_json(entry)
+            size = path.stat().st_size
+            if size > self.limits.manifest_bytes:
+                raise StoreError(f"{ref}: a manifest of {size} bytes, over the limit")
+            return Descriptor(_media_type(path.read_bytes()), ref.digest, size)
+        for entry in self._entries():
+            if _ref_name(entry) == ref.ref_name:
+                return Descriptor.from_json(entry, f"{self.root}/index.json")
         return None
 
     def fetch_manifest(self, ref: Reference) -> tuple[bytes, Descriptor]:
         descriptor = self.resolve(ref)
         if descriptor is None:
             raise NotFound(f"{ref}: no such image in the layout")
+        if descriptor.size > self.limits.manifest_bytes:
+            raise StoreError(f"{ref}: a manifest of {descriptor.size} bytes, over the limit")
         return self.fetch_blob(ref, descriptor), descriptor
 
     def fetch_blob(self, ref: Reference, descriptor: Descriptor) -> bytes:
+        path = self._blob_path(descriptor.digest)
         try:
-            data = self._blob_path(descriptor.digest).read_bytes()
+            with open(path, "rb") as blob:
+                data = blob.read(descriptor.size + 1)  # never more than the descriptor says
         except FileNotFoundError:
             raise NotFound(f"{ref}: blob {descriptor.digest} is missing from {self.root}") from None
+        except OSError as error:
+            raise StoreError(f"{ref}: blob {descriptor.digest}: {error.strerror}") from None
         return descriptor.verify(data, str(ref))
 
     def has_blob(self, ref: Reference, descriptor: Descriptor) -> bool:
@@ -71,11 +83,7 @@ class LayoutStore:
             return descriptor
         with self._locked():
             index = self._index()
-            entries = [
-                e
-                for e in index.get("manifests", [])
-                if e.get("annotations", {}).get(REF_NAME) != ref.ref_name
-            ]
+            entries = [e for e in self._entries(index) if _ref_name(e) != ref.ref_name]
             entries.append({**descriptor.to_json(), "annotations": {REF_NAME: ref.ref_name}})
             index.update(schemaVersion=2, mediaType=mediatypes.OCI_INDEX, manifests=entries)
             _write_atomically(self.root / "index.json", json.dumps(index, indent=2).encode())
@@ -83,8 +91,7 @@ class LayoutStore:
 
     def tags(self) -> list[str]:
         """Every ref name in the layout, sorted."""
-        names = (e.get("annotations", {}).get(REF_NAME) for e in self._index().get("manifests", []))
-        return sorted(n for n in names if n)
+        return sorted(n for n in map(_ref_name, self._entries()) if n)
 
     def _init(self) -> None:
         (self.root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
@@ -95,14 +102,24 @@ class LayoutStore:
     def _index(self) -> dict[str, Any]:
         path = self.root / "index.json"
         try:
-            value = json.loads(path.read_text())
+            if path.stat().st_size > self.limits.manifest_bytes:
+                raise StoreError(
+                    f"{path}: an index of more than {self.limits.manifest_bytes} bytes"
+                )
+            value = strictjson.loads_bounded(path.read_bytes(), self.limits.json_depth)
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as error:
-            raise StoreError(f"{path}: unreadable OCI layout index: {error}") from None
+            raise StoreError(f"{path}: unreadable OCI layout index: {str(error)[:200]}") from None
         if not isinstance(value, dict):
             raise StoreError(f"{path}: not an OCI layout index")
         return value
+
+    def _entries(self, index: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        entries = (self._index() if index is None else index).get("manifests", [])
+        if not isinstance(entries, list):
+            raise StoreError(f"{self.root}/index.json: manifests is not a list")
+        return [e for e in entries if isinstance(e, dict)]
 
     def _blob_path(self, digest: str) -> Path:
         algorithm, _, hexdigest = digest.partition(":")
@@ -130,8 +147,15 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+def _ref_name(entry: dict[str, Any]) -> str | None:
+    annotations = entry.get("annotations")
+    name = annotations.get(REF_NAME) if isinstance(annotations, dict) else None
+    return name if isinstance(name, str) else None
+
+
 def _media_type(data: bytes) -> str:
     try:
-        return str(json.loads(data).get("mediaType", mediatypes.OCI_MANIFEST))
+        media_type = strictjson.loads_bounded(data).get("mediaType", mediatypes.OCI_MANIFEST)
     except (ValueError, AttributeError):
         raise StoreError("not a manifest") from None
+    return str(media_type)

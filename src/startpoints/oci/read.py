@@ -1,13 +1,20 @@
-"""Reading images from a store: the image manifest a reference names, through an index."""
+"""Reading images from a store: the image manifest a reference names (through an index), its
+config and its layers, every one of them untrusted until checked here.
+
+Manifests and configs are capped in size (core/limits.py) before they are read whole and
+parsed with a nesting limit; their descriptors must be well formed; a layer larger than
+the limit is not fetched. Each problem is a StoreError naming the image.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from startpoints.core import strictjson
+from startpoints.core.limits import DEFAULT, Limits
 from startpoints.core.reference import Reference
-from startpoints.errors import StartpointsError
+from startpoints.errors import StoreError
 from startpoints.oci import mediatypes, unpack
 from startpoints.oci.descriptor import Descriptor
 from startpoints.oci.store import Store
@@ -15,31 +22,87 @@ from startpoints.oci.store import Store
 PLATFORM = ("linux", "amd64")
 
 
-def image_manifest(store: Store, ref: Reference) -> tuple[dict[str, Any], Descriptor]:
+def image_manifest(
+    store: Store, ref: Reference, limits: Limits = DEFAULT
+) -> tuple[dict[str, Any], Descriptor]:
     """The image manifest `ref` names, through an index to linux/amd64 when it is one."""
-    data, descriptor = store.fetch_manifest(ref)
-    value = json.loads(data)
+    value, descriptor = _manifest(store, ref, limits)
     if descriptor.media_type in mediatypes.INDEXES or "manifests" in value:
-        for entry in value.get("manifests", []):
-            platform = entry.get("platform") or {}
+        entries = value.get("manifests", [])
+        if not isinstance(entries, list):
+            raise StoreError(f"{ref}: the image index's manifests is not a list")
+        for entry in entries:
+            platform = entry.get("platform") if isinstance(entry, dict) else None
+            platform = platform if isinstance(platform, dict) else {}
             if (platform.get("os"), platform.get("architecture")) == PLATFORM:
-                chosen = Descriptor.from_json(entry)
-                data, descriptor = store.fetch_manifest(ref.at_digest(chosen.digest))
-                value = json.loads(data)
+                chosen = Descriptor.from_json(entry, f"{ref} index")
+                value, descriptor = _manifest(store, ref.at_digest(chosen.digest), limits)
                 break
         else:
-            raise StartpointsError(f"{ref}: the image index has no linux/amd64 image")
+            raise StoreError(f"{ref}: the image index has no linux/amd64 image")
     if "config" not in value:
-        raise StartpointsError(f"{ref}: not an image manifest ({descriptor.media_type})")
+        raise StoreError(f"{ref}: not an image manifest ({descriptor.media_type})")
     return value, descriptor
 
 
+def config_descriptor(manifest: dict[str, Any], ref: Reference) -> Descriptor:
+    return Descriptor.from_json(manifest.get("config"), f"{ref} config")
+
+
+def layer_descriptors(manifest: dict[str, Any], ref: Reference) -> list[Descriptor]:
+    layers = manifest.get("layers", [])
+    if not isinstance(layers, list):
+        raise StoreError(f"{ref}: the manifest's layers is not a list")
+    return [Descriptor.from_json(layer, f"{ref} layer {i}") for i, layer in enumerate(layers)]
+
+
+def image_config(
+    store: Store, ref: Reference, manifest: dict[str, Any], limits: Limits = DEFAULT
+) -> dict[str, Any]:
+    """The image's config JSON, refused when larger than the limit or not an object."""
+    descriptor = config_descriptor(manifest, ref)
+    if descriptor.size > limits.config_bytes:
+        raise StoreError(
+            f"{ref}: its config is {descriptor.size} bytes, over the limit of {limits.config_bytes}"
+        )
+    return _object(store.fetch_blob(ref, descriptor), f"{ref} config", limits)
+
+
+def layer_blob(store: Store, ref: Reference, descriptor: Descriptor, limits: Limits) -> bytes:
+    if descriptor.size > limits.layer_bytes:
+        raise StoreError(
+            f"{ref}: a layer of {descriptor.size} bytes, over the limit of {limits.layer_bytes}"
+        )
+    return store.fetch_blob(ref, descriptor)
+
+
 def unpack_image(
-    store: Store, ref: Reference, into: Path, budget: unpack.Budget
+    store: Store, ref: Reference, into: Path, budget: unpack.Budget, limits: Limits = DEFAULT
 ) -> tuple[dict[str, Any], Descriptor]:
-    """Apply every layer of the image `ref` names, in order, onto `into`; every blob verified."""
-    manifest, descriptor = image_manifest(store, ref)
-    for i, layer in enumerate(manifest.get("layers", [])):
-        blob = store.fetch_blob(ref, Descriptor.from_json(layer))
+    """Apply every layer of the image `ref` names, in order, onto `into`; every blob verified,
+    and, once all are laid out, every link followed for real must stay inside `into`."""
+    manifest, descriptor = image_manifest(store, ref, limits)
+    for i, layer in enumerate(layer_descriptors(manifest, ref)):
+        blob = layer_blob(store, ref, layer, limits)
         unpack.apply(blob, into, where=f"{ref} layer {i}", budget=budget)
+    unpack.check_links(into, str(ref))
     return manifest, descriptor
+
+
+def _manifest(store: Store, ref: Reference, limits: Limits) -> tuple[dict[str, Any], Descriptor]:
+    data, descriptor = store.fetch_manifest(ref)
+    if len(data) > limits.manifest_bytes:
+        raise StoreError(
+            f"{ref}: its manifest is {len(data)} bytes, over the limit of {limits.manifest_bytes}"
+        )
+    return _object(data, f"{ref} manifest", limits), descriptor
+
+
+def _object(data: bytes, where: str, limits: Limits) -> dict[str, Any]:
+    try:
+        value = strictjson.loads_bounded(data, limits.json_depth)
+    except ValueError as error:
+        raise StoreError(f"{where}: not JSON: {str(error)[:200]}") from None
+    if not isinstance(value, dict):
+        raise StoreError(f"{where}: not a JSON object")
+    return value

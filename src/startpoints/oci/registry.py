@@ -15,6 +15,7 @@ own `do_request` (401/403 → `authenticate_request` → again), with our retry 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ import requests
 import requests.adapters
 import requests.utils
 
+from startpoints.core import strictjson
+from startpoints.core.limits import DEFAULT, Limits
 from startpoints.core.reference import Reference
 from startpoints.errors import NotFound, StoreError
 from startpoints.oci import mediatypes
@@ -34,6 +37,7 @@ from startpoints.oci.descriptor import Descriptor, sha256
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _TIMEOUT = (10, 120)  # seconds to connect, then between bytes
+_ERROR_BODY = 64 * 1024  # what an error answer may say; the rest is not read
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,10 @@ class RegistryStore:
         docker_config: Path | None = None,
         retry: Retry | None = None,
         pool_size: int = 16,
+        limits: Limits = DEFAULT,
     ) -> None:
         self.host = host
+        self.limits = limits
         self.scheme = "http" if plain_http else "https"
         self.retry = retry or Retry()
         self._docker_config = docker_config
@@ -92,7 +98,13 @@ class RegistryStore:
         return self.fetch_manifest(ref)[1]  # a registry that HEADs poorly
 
     def fetch_manifest(self, ref: Reference) -> tuple[bytes, Descriptor]:
-        response = self._request(ref, "GET", f"manifests/{ref.identifier}", accept=True)
+        response = self._request(
+            ref,
+            "GET",
+            f"manifests/{ref.identifier}",
+            accept=True,
+            max_body=self.limits.manifest_bytes,
+        )
         if response.status_code == 404:
             raise NotFound(f"{ref}: manifest not found in {self.host}")
         self._check(response, ref, "fetching manifest of")
@@ -106,7 +118,10 @@ class RegistryStore:
         return data, descriptor
 
     def fetch_blob(self, ref: Reference, descriptor: Descriptor) -> bytes:
-        response = self._request(ref, "GET", f"blobs/{descriptor.digest}")
+        # One byte more than the descriptor says, so verify names a wrong size; never more.
+        response = self._request(
+            ref, "GET", f"blobs/{descriptor.digest}", max_body=descriptor.size + 1
+        )
         if response.status_code == 404:
             raise NotFound(f"{ref}: blob {descriptor.digest} not found in {self.host}")
         self._check(response, ref, f"fetching blob {descriptor.digest} of")
@@ -167,8 +182,8 @@ class RegistryStore:
         """
         if self._basic is None:
             try:
-                response = self._session.get(
-                    f"{self.scheme}://{self.host}/v2/", timeout=_TIMEOUT, verify=self._verify
+                response = self._fetch(
+                    "GET", f"{self.scheme}://{self.host}/v2/", {}, None, _ERROR_BODY
                 )
             except requests.RequestException:
                 return False  # unreachable: the real request will say so, with retries
@@ -186,6 +201,7 @@ class RegistryStore:
         headers: dict[str, str] | None = None,
         data: bytes | None = None,
         retry: bool = True,
+        max_body: int = _ERROR_BODY,
     ) -> requests.Response:
         headers = dict(headers or {})
         if accept:
@@ -193,12 +209,18 @@ class RegistryStore:
         url = f"{self.scheme}://{self.host}/v2/{ref.api_repository}/{path}"
 
         def send() -> requests.Response:
-            return self._send(ref, method, url, headers, data)
+            return self._send(ref, method, url, headers, data, max_body)
 
         return self._with_retries(ref, send) if retry else send()
 
     def _send(
-        self, ref: Reference, method: str, url: str, headers: dict[str, str], data: bytes | None
+        self,
+        ref: Reference,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        data: bytes | None,
+        max_body: int = _ERROR_BODY,
     ) -> requests.Response:
         auth = self._auth(ref)
         headers = dict(headers)
@@ -210,9 +232,7 @@ class RegistryStore:
                 f"{self.host} asks for a login for {ref.name}: no credentials in docker config.json"
             ) from None
         try:
-            response = self._session.request(
-                method, url, data=data, headers=headers, timeout=_TIMEOUT, verify=self._verify
-            )
+            response = self._fetch(method, url, headers, data, max_body)
             if response.status_code in (401, 403):
                 headers, changed = auth.authenticate_request(
                     response,
@@ -220,14 +240,7 @@ class RegistryStore:
                     refresh=response.status_code == 403 or "Authorization" in headers,
                 )
                 if changed:
-                    response = self._session.request(
-                        method,
-                        url,
-                        data=data,
-                        headers=headers,
-                        timeout=_TIMEOUT,
-                        verify=self._verify,
-                    )
+                    response = self._fetch(method, url, headers, data, max_body)
         except requests.RequestException as error:
             raise _Retryable(
                 f"{self.host} unreachable while {method} {ref}: {_short(error)}"
@@ -238,13 +251,83 @@ class RegistryStore:
             ) from None
         return response
 
+    def _fetch(
+        self, method: str, url: str, headers: dict[str, str], data: bytes | None, max_body: int
+    ) -> requests.Response:
+        """One HTTP exchange; the body is read here, at most `max_body` bytes of a success
+        (more is refused, naming the size) and at most 64 KiB of an error (the rest unread)."""
+        response = self._session.request(
+            method,
+            url,
+            data=data,
+            headers=headers,
+            timeout=_TIMEOUT,
+            verify=self._verify,
+            stream=True,
+        )
+        with response:
+            ok = response.status_code < 400
+            cap = max_body if ok else _ERROR_BODY
+            declared = response.headers.get("Content-Length", "")
+            if ok and method != "HEAD" and declared.isdigit() and int(declared) > cap:
+                raise _TooLarge(
+                    f"{self.host} sent {declared} bytes for {url}, over the limit of {cap}"
+                )
+            body = bytearray()
+            if method != "HEAD":
+                for chunk in response.iter_content(64 * 1024):
+                    body += chunk
+                    if len(body) > cap:
+                        if ok:
+                            raise _TooLarge(
+                                f"{self.host} sent more than {cap} bytes for {url}, the limit"
+                            )
+                        del body[cap:]
+                        break
+            # requests' own cache of the body: set, so .content and .json() read what was kept.
+            response._content = bytes(body)
+        return response
+
     def _with_retries(
         self, ref: Reference, call: Callable[[], requests.Response]
+    ) -> requests.Response:
+        """`call` with bounded retries, all within the registry deadline: a registry that
+        drips or stalls ends the operation with an error, however it stalls (the exchange
+        runs on a helper thread that is abandoned, not waited for, once time is up)."""
+        deadline = self.limits.registry_deadline
+        outcome: list[requests.Response | BaseException] = []
+        stop = threading.Event()
+        finished = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome.append(self._retrying(ref, call, stop))
+            except BaseException as error:  # handed to the waiting thread
+                outcome.append(error)
+            finally:
+                finished.set()
+
+        threading.Thread(target=run, name=f"registry {self.host}", daemon=True).start()
+        if not finished.wait(deadline):
+            stop.set()
+            raise StoreError(
+                f"{self.host}: no complete answer for {ref} within {deadline:g} s "
+                "(--registry-timeout)"
+            )
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _retrying(
+        self, ref: Reference, call: Callable[[], requests.Response], stop: threading.Event
     ) -> requests.Response:
         last = ""
         for attempt in range(self.retry.attempts):
             if attempt:
                 time.sleep(self.retry.delay(attempt - 1))
+            if stop.is_set():
+                break
             try:
                 response = call()
             except _Retryable as error:
@@ -279,26 +362,34 @@ class _Retryable(StoreError):
     """A failure worth another attempt: a connection error, 429 or 5xx."""
 
 
+class _TooLarge(StoreError):
+    """A registry sent more than the limit for what was asked (not retried)."""
+
+
 def _errors(response: requests.Response) -> str:
+    """The distribution API's error codes and messages, each cut short: a registry's words."""
     try:
-        errors = response.json().get("errors", [])
+        errors = strictjson.loads_bounded(response.content).get("errors", [])
         return "".join(
-            f"; {e.get('code')}: {e.get('message')}" for e in errors if isinstance(e, dict)
+            _short(f"; {e.get('code')}: {e.get('message')}")
+            for e in errors[:5]
+            if isinstance(e, dict)
         )
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, TypeError):
         return ""
 
 
-def _short(error: Exception) -> str:
+def _short(error: Exception | str) -> str:
     text = str(error)
     return text if len(text) < 200 else text[:197] + "..."
 
 
 def _media_type_inside(data: bytes, ref: Reference) -> str:
-    import json
-
     try:
-        return str(json.loads(data)["mediaType"])
+        media_type = strictjson.loads_bounded(data)["mediaType"]
+        if not isinstance(media_type, str):
+            raise TypeError(media_type)
+        return media_type
     except (ValueError, KeyError, TypeError):
         raise StoreError(f"{ref}: registry sent something that is not a manifest") from None
 

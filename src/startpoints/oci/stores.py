@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from startpoints.core.limits import DEFAULT, Limits
 from startpoints.core.reference import Reference
 from startpoints.oci.layout import LayoutStore
 from startpoints.oci.store import Store
@@ -20,6 +21,7 @@ class Stores:
 
     docker_config: Path | None = None
     retry: Retry | None = None
+    limits: Limits = DEFAULT  # sizes and deadlines for what stores send (core/limits.py)
     _open: dict[str, Store] = field(default_factory=dict)
 
     def for_ref(self, ref: Reference) -> Store:
@@ -30,7 +32,7 @@ class Stores:
 
     def _make(self, ref: Reference) -> Store:
         if ref.layout is not None:
-            return LayoutStore(Path(ref.layout))
+            return LayoutStore(Path(ref.layout), limits=self.limits)
         # Imported here: requests and oras cost ~150 ms, which lint and --help need not pay.
         from startpoints.oci.registry import RegistryStore
 
@@ -39,4 +41,5 @@ class Stores:
             plain_http=ref.plain_http,
             docker_config=self.docker_config,
             retry=self.retry,
+            limits=self.limits,
         )

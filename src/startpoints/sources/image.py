@@ -6,7 +6,6 @@ linux/amd64, every layer (whiteouts included), every blob verified by digest and
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from startpoints.core.provenance import Provenance
 from startpoints.core.reference import Reference
 from startpoints.errors import StartpointsError
 from startpoints.oci import read, unpack
-from startpoints.oci.descriptor import Descriptor
 from startpoints.oci.stores import Stores
 from startpoints.sources.source import Say
 
@@ -31,21 +29,23 @@ class ImageSource:
         store = stores.for_ref(self.ref)
         # Unpacked straight into the index folder: it sits in a staging folder that is
         # thrown away whole if anything fails.
-        manifest, descriptor = read.unpack_image(store, self.ref, into, unpack.Budget())
+        limits = stores.limits
+        budget = unpack.Budget.for_start_point(limits)
+        manifest, descriptor = read.unpack_image(store, self.ref, into, budget, limits)
         folder = into / START_POINT
         if not folder.is_dir() or folder.is_symlink():
             raise StartpointsError(f"{self.text}: the image holds no /{START_POINT}/ folder")
         for other in into.iterdir():
             if other.name != START_POINT:
-                unpack.remove(other)
-        annotations = manifest.get("annotations") or {}
+                unpack.remove(other, into)
+        annotations = _strings(manifest.get("annotations"))
         if REVISION not in annotations:
             # Images built by docker or buildah carry their metadata as config labels;
             # ours carry it in the manifest, which spares fetching the config.
-            config = json.loads(
-                store.fetch_blob(self.ref, Descriptor.from_json(manifest["config"]))
-            )
-            annotations = {**((config.get("config") or {}).get("Labels") or {}), **annotations}
+            config = read.image_config(store, self.ref, manifest, limits)
+            inner = config.get("config")
+            labels = _strings(inner.get("Labels") if isinstance(inner, dict) else None)
+            annotations = {**labels, **annotations}
         return Provenance(
             source=self.text,
             source_kind="image",
@@ -58,3 +58,14 @@ class ImageSource:
             language_image=annotations.get("org.cyber-dojo.start-point.language-image"),
             created=annotations.get("org.opencontainers.image.created"),
         )
+
+
+def _strings(value: object) -> dict[str, str]:
+    """Annotations or labels from untrusted JSON: only string values, each of sane length."""
+    if not isinstance(value, dict):
+        return {}
+    return {
+        k: v
+        for k, v in value.items()
+        if isinstance(k, str) and isinstance(v, str) and len(v) < 4096
+    }

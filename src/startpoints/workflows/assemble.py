@@ -251,9 +251,9 @@ def catalog_image(
 
 def load_base(ref: Reference, stores: Stores) -> BaseImage:
     source = stores.for_ref(ref)
-    manifest_json, descriptor = read.image_manifest(source, ref)
-    config = json.loads(source.fetch_blob(ref, Descriptor.from_json(manifest_json["config"])))
-    layers = tuple(_as_oci(Descriptor.from_json(d)) for d in manifest_json.get("layers", []))
+    manifest_json, descriptor = read.image_manifest(source, ref, stores.limits)
+    config = read.image_config(source, ref, manifest_json, stores.limits)
+    layers = tuple(_as_oci(d) for d in read.layer_descriptors(manifest_json, ref))
     return BaseImage(
         image.Base(config=config, layers=layers, name=str(ref), digest=descriptor.digest), ref
     )

@@ -23,7 +23,8 @@ def open_catalog(text: str, stores: Stores, workdir: Path | None = None) -> Serv
         return served.load(Path(text))
     ref = parse(text)
     root = Path(tempfile.mkdtemp(prefix="startpoints-catalog-", dir=workdir))
-    read.unpack_image(stores.for_ref(ref), ref, root, unpack.Budget(bytes=512 * 1024 * 1024))
+    budget = unpack.Budget.for_catalog(stores.limits)
+    read.unpack_image(stores.for_ref(ref), ref, root, budget, stores.limits)
     folder = root / CATALOG_PATH
     if not folder.is_dir():
         raise StartpointsError(f"{text}: the image holds no /{CATALOG_PATH}/ catalog")

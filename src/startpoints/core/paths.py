@@ -1,0 +1,106 @@
+"""Containment: the one check every unpack, copy, removal and served read goes through.
+
+A path is inside a tree when its real path (every link resolved, as the kernel would) lies
+under the tree's real path. Lexical checks (`normpath`) are not enough: `a/b/up -> ../..`
+and `a/b/out -> up/../../etc` are each lexically inside, together they leave.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path, PurePosixPath
+
+NAME_MAX = 255  # bytes in one path component, as Linux allows
+MAX_LINKS = 40  # links followed while resolving one path, as Linux allows
+
+
+class Outside(ValueError):
+    """A path resolves outside the tree it must stay in, or cannot be resolved at all."""
+
+
+def real(path: Path) -> Path:
+    """`path` with every link resolved as the kernel would (at most MAX_LINKS of them); a
+    missing tail is kept lexically. Written out, not `os.path.realpath`: that one, when not
+    strict, treats a component it cannot stat (too long, say) as a plain name and carries on,
+    which is how link chains escape extraction (CVE-2025-4517). Here any such error is Outside.
+    """
+    resolved = "/"
+    pending = list(reversed(os.path.abspath(path).split("/")))
+    links = 0
+    while pending:
+        name = pending.pop()
+        if name in ("", "."):
+            continue
+        if name == "..":
+            resolved = os.path.dirname(resolved)
+            continue
+        candidate = os.path.join(resolved, name)
+        try:
+            mode = os.lstat(candidate).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            resolved = candidate  # nothing there, so no link: the rest is lexical
+            continue
+        except OSError as error:
+            raise Outside(f"cannot be resolved: {error.strerror}") from None
+        if not stat.S_ISLNK(mode):
+            resolved = candidate
+            continue
+        links += 1
+        if links > MAX_LINKS:
+            raise Outside(f"cannot be resolved: more than {MAX_LINKS} links")
+        target = os.readlink(candidate)
+        if target.startswith("/"):
+            resolved = "/"
+        pending.extend(reversed(target.split("/")))
+    return Path(resolved)
+
+
+def inside(root: Path, path: Path) -> Path:
+    """The real path of `path`, raising Outside unless it is `root` or below it."""
+    base = real(root)
+    resolved = real(path)
+    if resolved != base and not resolved.is_relative_to(base):
+        raise Outside("leads outside the tree")
+    return resolved
+
+
+def escaping_links(root: Path) -> list[str]:
+    """Every symlink under `root` (relative, sorted) whose final target is outside `root`,
+    checked after the whole tree is laid out, so chains of links are followed for real."""
+    found = []
+    for dirpath, dirs, files in os.walk(root):
+        for name in sorted(dirs + files):
+            path = Path(dirpath) / name
+            if not path.is_symlink():
+                continue
+            try:
+                inside(root, path)
+            except Outside:
+                found.append(path.relative_to(root).as_posix())
+    return sorted(found)
+
+
+def component_problem(name: str) -> str | None:
+    """Why `name` cannot be one real path component (a whiteout's target, a file name)."""
+    if name in ("", ".", ".."):
+        return f"{name!r} is not a file name"
+    if "/" in name or "\0" in name:
+        return f"{name!r} holds '/' or NUL"
+    if len(name.encode("utf-8", "surrogateescape")) > NAME_MAX:
+        return f"a name of more than {NAME_MAX} bytes"
+    return None
+
+
+def relative_problem(name: str, max_bytes: int) -> str | None:
+    """Why `name` cannot be a relative path that stays inside, read lexically."""
+    if len(name.encode("utf-8", "surrogateescape")) > max_bytes:
+        return f"a path of more than {max_bytes} bytes"
+    if PurePosixPath(name).is_absolute():
+        return "an absolute path"
+    if ".." in PurePosixPath(name).parts:
+        return "climbs out with '..'"
+    for part in PurePosixPath(name).parts:
+        if problem := component_problem(part):
+            return problem
+    return None

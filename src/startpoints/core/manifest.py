@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from startpoints.core import reference, strictjson
+from startpoints.core import paths, reference, strictjson
 from startpoints.core.problem import Problem
 from startpoints.errors import BadReference
 
@@ -266,14 +267,27 @@ def _filename(key: str, name: Any, directory: Path, max_bytes: int | None) -> It
             "must be a relative path inside the start point (no '/' at either end, no '..', no '//')",
         )
         return
-    path = directory / name
-    root = directory.resolve()
-    if not path.resolve().is_relative_to(root):
-        yield key, name, "is a link leaving the start point"
-    elif not path.is_file():
-        yield key, name, "does not exist" if not path.exists() else "is not a regular file"
-    elif max_bytes is not None and (size := path.stat().st_size) > max_bytes:
-        yield key, name, f"is too large ({size} bytes > {max_bytes})"
+    if problem := paths.relative_problem(name, 4096):
+        yield key, name, f"cannot be a file name: {problem}"
+        return
+    try:
+        path = paths.inside(directory, directory / name)
+    except paths.Outside as error:
+        yield (
+            key,
+            name,
+            "is a link leaving the start point" if "outside" in str(error) else str(error),
+        )
+        return
+    try:
+        info = path.stat()
+    except OSError:
+        yield key, name, "does not exist"
+        return
+    if not stat.S_ISREG(info.st_mode):
+        yield key, name, "is not a regular file"
+    elif max_bytes is not None and info.st_size > max_bytes:
+        yield key, name, f"is too large ({info.st_size} bytes > {max_bytes})"
 
 
 def _duplicates(key: str, items: list[Any]) -> Iterator[Finding]:

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from startpoints.core import catalog, lint, manifest
+from startpoints.core import catalog, lint, manifest, paths, strictjson
+from startpoints.core.manifest import Kind
+from startpoints.core.problem import Problem
 from startpoints.core.reference import parse
-from startpoints.errors import BadReference, StartpointsError
+from startpoints.errors import BadReference, InvalidStartPoint, StartpointsError
 
 PROVENANCE_FIELDS = (
     "image_digest",
@@ -58,43 +60,82 @@ class Served:
 
 
 def load(folder: Path) -> Served:
-    """Read an assembled catalog folder (catalog.json beside 0/ 1/ ...), or any folder of start
-    points (no provenance then)."""
-    index_path = folder / catalog.INDEX
-    if index_path.is_file():
-        index = json.loads(index_path.read_text())
-        kind = str(index.get("kind", "languages"))
-        records = index.get("start_points", [])
-        paths = [folder / r["manifest"] for r in records]
-    else:
-        kind, records = "languages", []
-        paths = [d / manifest.MANIFEST for d in lint.find_start_points(folder)]
-        records = [{"manifest": str(p.relative_to(folder))} for p in paths]
-    raw = [_read(path) for path in paths]
+    """Read a catalog folder (catalog.json beside 0/ 1/ ...), or any folder of start points
+    (no provenance then). A served catalog is untrusted like any image: every start point is
+    checked by the rules assemble applies, and the catalog is refused whole, each problem
+    named, when any fails. Every file read stays inside its start point's folder."""
+    kind, records = _index(folder)
+    problems: list[Problem] = []
+    checked: list[tuple[dict[str, Any], Path, dict[str, Any]]] = []
+    for record in records:
+        file = str(record["manifest"])
+        try:
+            path = paths.inside(folder, folder / file)
+        except paths.Outside as error:
+            problems.append(Problem(file, f"the manifest {error}"))
+            continue
+        loaded, found = manifest.check_dir(path.parent, kind, file)
+        problems += found
+        if loaded is not None:
+            checked.append((loaded, path.parent, record))
+    problems += catalog.problems([catalog.Entry(str(r["manifest"]), m) for m, _, r in checked])
+    if problems:
+        raise InvalidStartPoint(f"{folder}: {len(problems)} problems; not served", list(problems))
+    raw = [loaded for loaded, _, _ in checked]
     names = catalog.served_names(raw)
     manifests: dict[str, dict[str, Any]] = {}
     aliases: dict[str, str] = {}
     start_points = []
-    for name, loaded, path, record in zip(names, raw, paths, records, strict=True):
-        served = serve_manifest(loaded, path.parent)
+    for name, (loaded, directory, record) in zip(names, checked, strict=True):
+        served = serve_manifest(loaded, directory)
         served["display_name"] = name
         if name in manifests:
-            raise StartpointsError(f"{path}: served name {name!r} is not unique")
+            raise StartpointsError(f"{directory}: served name {name!r} is not unique")
         manifests[name] = served
         aliases[str(loaded.get("display_name"))] = name
         start_points.append(_start_point(name, loaded, record))
     return Served(kind, manifests, sorted(start_points, key=lambda s: s["name"]), aliases)
 
 
+def _index(folder: Path) -> tuple[Kind, list[dict[str, Any]]]:
+    """The kind and records of catalog.json, each checked; or, with no catalog.json, every
+    start point found under `folder`."""
+    index_path = folder / catalog.INDEX
+    if not index_path.is_file():
+        found = [d / manifest.MANIFEST for d in lint.find_start_points(folder)]
+        if not found:
+            raise StartpointsError(f"{folder}: holds no manifest.json")
+        return "languages", [{"manifest": str(p.relative_to(folder))} for p in found]
+    where = str(index_path)
+    try:
+        index = strictjson.loads_bounded(paths.inside(folder, index_path).read_bytes())
+    except (OSError, ValueError, paths.Outside) as error:
+        raise StartpointsError(f"{where}: cannot be read: {str(error)[:200]}") from None
+    if not isinstance(index, dict):
+        raise StartpointsError(f"{where}: must hold a JSON object")
+    kind = index.get("kind", "languages")
+    if kind not in manifest.KINDS:
+        raise StartpointsError(f"{where}: kind {str(kind)[:40]!r} is not one of {manifest.KINDS}")
+    records = index.get("start_points")
+    if not isinstance(records, list) or not all(
+        isinstance(r, dict) and isinstance(r.get("manifest"), str) for r in records
+    ):
+        raise StartpointsError(
+            f"{where}: start_points must be a list of objects, each with a manifest path"
+        )
+    return kind, records
+
+
 def serve_manifest(loaded: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The manifest as served; its files are read through the containment check."""
     served: dict[str, Any] = {}
     for key, value in loaded.items():
         if key == "visible_filenames":
-            served["visible_files"] = {name: {"content": _text(folder / name)} for name in value}
+            served["visible_files"] = {name: {"content": _text(folder, name)} for name in value}
         elif key == "filename_extension":
             served[key] = [value] if isinstance(value, str) else list(value)
         elif key == "rag_lambda":
-            served[key] = _text(folder / value)
+            served[key] = _text(folder, value)
         else:
             served[key] = value
     return served
@@ -124,15 +165,10 @@ def _digest_from(pinned: Any, image_name: str) -> str | None:
     return None
 
 
-def _read(path: Path) -> dict[str, Any]:
-    loaded, problems = manifest.load(path, str(path))
-    if loaded is None:
-        raise StartpointsError(f"{path}: {problems[0].reason}")
-    return loaded
-
-
-def _text(path: Path) -> str:
+def _text(folder: Path, name: str) -> str:
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        return paths.inside(folder, folder / name).read_text(encoding="utf-8", errors="replace")
+    except paths.Outside as error:
+        raise StartpointsError(f"{folder / name}: not served: it {error}") from None
     except OSError as error:
-        raise StartpointsError(f"{path}: cannot be served: {error.strerror}") from None
+        raise StartpointsError(f"{folder / name}: cannot be served: {error.strerror}") from None

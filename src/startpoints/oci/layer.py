@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from startpoints.core import paths
 from startpoints.errors import UnsafeContent
 from startpoints.oci import mediatypes
 from startpoints.oci.descriptor import Descriptor
@@ -94,9 +95,15 @@ def _walk(root: Path) -> list[str]:
 
 
 def _check_link(root: Path, relative: str, target: str) -> None:
-    resolved = os.path.normpath(os.path.join(os.path.dirname(relative), target))
-    if os.path.isabs(target) or resolved == ".." or resolved.startswith("../"):
-        raise UnsafeContent(f"{root / relative}: symlink to {target!r} leaves {root}")
+    """Followed for real through the finished tree (chains included), it must stay inside."""
+    try:
+        if os.path.isabs(target):
+            raise paths.Outside("is absolute")
+        paths.inside(root, root / relative)
+    except paths.Outside as error:
+        raise UnsafeContent(
+            f"{root / relative}: symlink to {target!r} leaves {root}: it {error}"
+        ) from None
 
 
 def _info(name: str, kind: bytes, mode: int) -> tarfile.TarInfo:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from startpoints import git
+from startpoints.core import paths
 from startpoints.core.provenance import Provenance
 from startpoints.errors import UnsafeContent
 from startpoints.oci.stores import Stores
@@ -27,12 +28,13 @@ class DirSource:
     def fetch(self, into: Path, stores: Stores, say: Say) -> Provenance:
         if not self.path.is_dir():
             raise UnsafeContent(f"{self.text}: not a folder")
+        budget = Budget.for_start_point(stores.limits)
         # A language repo: only its start_point/ (not docker/ and its jars); else the tree
         # as it is (a start point folder, or a custom or exercises tree of many).
         if (self.path / START_POINT).is_dir():
-            copy_tree(self.path / START_POINT, into / START_POINT, Budget(), self.text)
+            copy_tree(self.path / START_POINT, into / START_POINT, budget, self.text)
         else:
-            copy_tree(self.path, into, Budget(), self.text)
+            copy_tree(self.path, into, budget, self.text)
 
         revision = repository = created = None
         if git.is_repo(self.path):
@@ -58,8 +60,14 @@ def copy_tree(source: Path, into: Path, budget: Budget, where: str) -> None:
             target = into / relative
             mode = path.lstat().st_mode
             if stat.S_ISLNK(mode):
-                if not path.resolve().is_relative_to(root) or os.path.isabs(os.readlink(path)):
-                    raise UnsafeContent(f"{where}: {relative}: symlink leaves the folder")
+                try:
+                    if os.path.isabs(os.readlink(path)):
+                        raise paths.Outside("is absolute")
+                    paths.inside(root, path)
+                except paths.Outside as error:
+                    raise UnsafeContent(
+                        f"{where}: {relative}: symlink leaves the folder: it {error}"
+                    ) from None
                 budget.spend(0, where)
                 target.symlink_to(os.readlink(path))
             elif stat.S_ISDIR(mode):

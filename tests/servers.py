@@ -3,6 +3,7 @@ fault-injecting HTTP proxy in front of it (registries that fail mid-push cannot 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.server
 import re
@@ -418,3 +419,54 @@ class TokenRegistry(Registry):
         super().stop()
         self._tokens.shutdown()
         self._tokens.server_close()
+
+
+Script = Callable[[http.server.BaseHTTPRequestHandler, threading.Event], None]
+
+
+class HostileRegistry:
+    """A registry that answers whatever `script(handler, closing)` writes: oversized,
+    malformed, dripping or stalled answers a real registry cannot be asked to give.
+    `closing` is set when the test ends, so a script that stalls stops too."""
+
+    def __init__(self, script: Script, host: str = "127.0.0.1") -> None:
+        self.requests: list[str] = []
+        self.closing = threading.Event()
+        hostile = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+            def _any(self) -> None:
+                hostile.requests.append(f"{self.command} {self.path}")
+                # the client may hang up on us, as it should
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    script(self, hostile.closing)
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = _any
+
+        self._server = http.server.ThreadingHTTPServer((host, 0), Handler)
+        self.host = f"{host}:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.closing.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def answer(
+    handler: http.server.BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+) -> None:
+    handler.send_response(status)
+    for key, value in {"Content-Length": str(len(body)), **(headers or {})}.items():
+        handler.send_header(key, value)
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(body)

@@ -42,6 +42,7 @@ def image_manifest(
             raise StoreError(f"{ref}: the image index has no linux/amd64 image")
     if "config" not in value:
         raise StoreError(f"{ref}: not an image manifest ({descriptor.media_type})")
+    config_descriptor(value, ref)  # well formed, even where the config is never fetched
     return value, descriptor
 
 

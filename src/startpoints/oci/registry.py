@@ -15,8 +15,10 @@ own `do_request` (401/403 → `authenticate_request` → again), with our retry 
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,6 +236,7 @@ class RegistryStore:
         try:
             response = self._fetch(method, url, headers, data, max_body)
             if response.status_code in (401, 403):
+                self._check_realm(response, auth, ref)
                 headers, changed = auth.authenticate_request(
                     response,
                     headers,
@@ -250,6 +253,23 @@ class RegistryStore:
                 f"{self.host}: authentication for {ref.name} failed: {error}"
             ) from None
         return response
+
+    def _check_realm(self, response: requests.Response, auth: Any, ref: Reference) -> None:
+        """Credentials go to a token realm over HTTPS, or to the registry's own host; never in
+        clear text to another host (a hostile registry's realm would harvest them)."""
+        challenge = response.headers.get("Www-Authenticate", "")
+        if challenge[:6].lower() != "bearer" or not getattr(auth, "_basic_auth", None):
+            return
+        match = re.search(r'realm="([^"]*)"', challenge)
+        realm = match.group(1) if match else ""
+        parts = urllib.parse.urlsplit(realm if "://" in realm else f"{self.scheme}://{realm}")
+        own = urllib.parse.urlsplit(f"{self.scheme}://{self.host}").hostname
+        if parts.scheme == "https" or parts.hostname == own:
+            return
+        raise StoreError(
+            f"{self.host} asks for {ref.name}'s login to be sent to {parts.scheme}://"
+            f"{parts.netloc[:100]}, another host over plain HTTP: credentials not sent"
+        )
 
     def _fetch(
         self, method: str, url: str, headers: dict[str, str], data: bytes | None, max_body: int

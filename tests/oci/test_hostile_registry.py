@@ -1,0 +1,246 @@
+"""A hostile registry: oversized, malformed, dripping and stalled answers end in a clean error
+naming the image, within the limits (core/limits.py), never a traceback or a hang."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from startpoints.core.limits import Limits
+from startpoints.core.reference import parse
+from startpoints.errors import StoreError
+from startpoints.oci import mediatypes, read
+from startpoints.oci.stores import Stores
+from startpoints.sources.image import ImageSource
+from tests.conftest import FAST_RETRY
+from tests.servers import HostileRegistry, answer
+
+CONFIG = b'{"architecture":"amd64","os":"linux"}'
+CONFIG_DIGEST = "sha256:" + __import__("hashlib").sha256(CONFIG).hexdigest()
+
+
+def manifest(**changes: object) -> bytes:
+    value = {
+        "schemaVersion": 2,
+        "mediaType": mediatypes.OCI_MANIFEST,
+        "config": {
+            "mediaType": mediatypes.OCI_CONFIG,
+            "digest": CONFIG_DIGEST,
+            "size": len(CONFIG),
+        },
+        "layers": [],
+        **changes,
+    }
+    return json.dumps(value).encode()
+
+
+def serving(manifest_body: bytes) -> object:
+    def script(handler: http.server.BaseHTTPRequestHandler, _closing: threading.Event) -> None:
+        if "/manifests/" in handler.path:
+            answer(handler, 200, manifest_body, {"Content-Type": mediatypes.OCI_MANIFEST})
+        elif "/blobs/" in handler.path:
+            answer(handler, 200, CONFIG)
+        else:
+            answer(handler, 200, b"{}")
+
+    return script
+
+
+@pytest.fixture
+def hostile() -> Iterator[list[HostileRegistry]]:
+    made: list[HostileRegistry] = []
+    yield made
+    for registry in made:
+        registry.close()
+
+
+def fetch(registry: HostileRegistry, tmp_path: Path, limits: Limits | None = None) -> None:
+    ref = parse(f"{registry.host}/cdsp/evil:1234567")
+    stores = Stores(retry=FAST_RETRY, limits=limits or Limits())
+    ImageSource(str(ref), ref).fetch(tmp_path / "into", stores, lambda _: None)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"not json at all", "not JSON"),
+        (b"[" * 100_000, "nested more than 64 deep"),
+        (manifest(layers=[{"mediaType": "x", "digest": CONFIG_DIGEST, "size": "ten"}]), "size"),
+        (manifest(layers=["not an object"]), "a descriptor must be an object"),
+        (manifest(layers={"a": 1}), "layers is not a list"),
+        (manifest(layers=[{"mediaType": "x", "digest": "sha256:../../x", "size": 1}]), "digest"),
+        (manifest(config=7), "a descriptor must be an object"),
+        (json.dumps({"mediaType": mediatypes.OCI_MANIFEST}).encode(), "not an image manifest"),
+        (json.dumps([1, 2]).encode(), "not a JSON object"),
+    ],
+)
+def test_a_malformed_manifest_is_a_named_error(
+    hostile: list[HostileRegistry], tmp_path: Path, body: bytes, reason: str
+) -> None:
+    hostile.append(HostileRegistry(serving(body)))
+    with pytest.raises(StoreError, match=reason):
+        fetch(hostile[0], tmp_path)
+
+
+def test_an_oversized_manifest_is_refused_unread(
+    hostile: list[HostileRegistry], tmp_path: Path
+) -> None:
+    sent: list[int] = []
+
+    def script(handler: http.server.BaseHTTPRequestHandler, closing: threading.Event) -> None:
+        if "/manifests/" not in handler.path:
+            return answer(handler, 200, b"{}")
+        handler.send_response(200)
+        handler.send_header("Content-Type", mediatypes.OCI_MANIFEST)
+        handler.send_header("Content-Length", str(50 * 1024 * 1024))
+        handler.end_headers()
+        chunk = b" " * 65536
+        for _ in range(800):  # 50 MiB, unless the client hangs up first
+            if closing.is_set():
+                break
+            handler.wfile.write(chunk)
+            sent.append(len(chunk))
+
+    hostile.append(HostileRegistry(script))
+    with pytest.raises(StoreError, match="52428800 bytes .* over the limit of 4194304"):
+        fetch(hostile[0], tmp_path)
+
+
+def test_a_manifest_without_length_is_cut_at_the_limit(
+    hostile: list[HostileRegistry], tmp_path: Path
+) -> None:
+    def script(handler: http.server.BaseHTTPRequestHandler, closing: threading.Event) -> None:
+        if "/manifests/" not in handler.path:
+            return answer(handler, 200, b"{}")
+        handler.send_response(200)
+        handler.send_header("Content-Type", mediatypes.OCI_MANIFEST)
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        for _ in range(200):  # 12.5 MiB with no Content-Length
+            if closing.is_set():
+                break
+            handler.wfile.write(b" " * 65536)
+
+    hostile.append(HostileRegistry(script))
+    with pytest.raises(StoreError, match="more than 1048576 bytes"):
+        fetch(hostile[0], tmp_path, Limits(manifest_bytes=1024 * 1024))
+
+
+def test_an_oversized_config_is_not_fetched(hostile: list[HostileRegistry], tmp_path: Path) -> None:
+    huge = {"mediaType": mediatypes.OCI_CONFIG, "digest": CONFIG_DIGEST, "size": 300 * 1024 * 1024}
+    hostile.append(HostileRegistry(serving(manifest(config=huge))))
+    ref = parse(f"{hostile[0].host}/cdsp/evil:1234567")
+    store = Stores(retry=FAST_RETRY).for_ref(ref)
+    found, _ = read.image_manifest(store, ref)
+    with pytest.raises(StoreError, match="config is 314572800 bytes, over the limit"):
+        read.image_config(store, ref, found)
+    assert not [r for r in hostile[0].requests if "/blobs/" in r]
+
+
+def test_an_oversized_layer_is_not_fetched(hostile: list[HostileRegistry], tmp_path: Path) -> None:
+    layer = {"mediaType": mediatypes.OCI_LAYER_GZIP, "digest": CONFIG_DIGEST, "size": 2 << 30}
+    hostile.append(HostileRegistry(serving(manifest(layers=[layer]))))
+    with pytest.raises(StoreError, match="a layer of 2147483648 bytes"):
+        fetch(hostile[0], tmp_path)
+    assert not [r for r in hostile[0].requests if "/blobs/" in r]
+
+
+def drip(handler: http.server.BaseHTTPRequestHandler, closing: threading.Event) -> None:
+    """One byte every 0.2 s: never idle long enough for a between-bytes timeout."""
+    if "/manifests/" not in handler.path:
+        return answer(handler, 200, b"{}")
+    handler.send_response(200)
+    handler.send_header("Content-Type", mediatypes.OCI_MANIFEST)
+    handler.send_header("Content-Length", "1000")
+    handler.end_headers()
+    for _ in range(1000):
+        if closing.wait(0.2):
+            return
+        handler.wfile.write(b" ")
+        handler.wfile.flush()
+
+
+def stall(handler: http.server.BaseHTTPRequestHandler, closing: threading.Event) -> None:
+    """Accepts the request, then says nothing at all."""
+    closing.wait(60)
+
+
+def drip_headers(handler: http.server.BaseHTTPRequestHandler, closing: threading.Event) -> None:
+    for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 1000:
+        if closing.wait(0.2):
+            return
+        handler.wfile.write(bytes([byte]))
+        handler.wfile.flush()
+
+
+@pytest.mark.parametrize("script", [drip, stall, drip_headers], ids=lambda s: s.__name__)
+def test_a_slow_registry_ends_at_the_deadline(
+    hostile: list[HostileRegistry], tmp_path: Path, script: object
+) -> None:
+    hostile.append(HostileRegistry(script))  # type: ignore[arg-type]
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=r"no complete answer .* within 1.5 s"):
+        fetch(hostile[0], tmp_path, Limits(registry_deadline=1.5))
+    assert time.monotonic() - started < 4
+
+
+def test_credentials_never_go_in_clear_text_to_another_host(
+    hostile: list[HostileRegistry], tmp_path: Path
+) -> None:
+    seen: list[str | None] = []
+
+    def token_server(handler: http.server.BaseHTTPRequestHandler, _: threading.Event) -> None:
+        seen.append(handler.headers.get("Authorization"))
+        answer(handler, 200, b'{"token": "harvested"}')
+
+    harvester = HostileRegistry(token_server, host="127.0.0.2")
+    hostile.append(harvester)
+    realm = f'Bearer realm="http://{harvester.host}/token",service=evil,scope="repository:x:pull"'
+
+    def registry(handler: http.server.BaseHTTPRequestHandler, _: threading.Event) -> None:
+        answer(handler, 401, b"{}", {"Www-Authenticate": realm})
+
+    hostile.append(HostileRegistry(registry))
+    config = tmp_path / "config.json"
+    secret = base64.b64encode(b"hiker:s3cret").decode()
+    config.write_text(json.dumps({"auths": {hostile[1].host: {"auth": secret}}}))
+    ref = parse(f"{hostile[1].host}/cdsp/evil:1234567")
+    store = Stores(docker_config=config, retry=FAST_RETRY).for_ref(ref)
+    with pytest.raises(StoreError, match="another host over plain HTTP: credentials not sent") as e:
+        store.fetch_manifest(ref)
+    assert seen == []
+    assert "s3cret" not in str(e.value) and secret not in str(e.value)
+    assert len([r for r in hostile[1].requests if "/manifests/" in r]) == 1  # not retried
+
+
+def test_an_anonymous_token_from_another_host_is_fine(
+    hostile: list[HostileRegistry], tmp_path: Path
+) -> None:
+    seen: list[str | None] = []
+
+    def token_server(handler: http.server.BaseHTTPRequestHandler, _: threading.Event) -> None:
+        seen.append(handler.headers.get("Authorization"))
+        answer(handler, 200, b'{"token": "anonymous"}')
+
+    tokens = HostileRegistry(token_server, host="127.0.0.2")
+    hostile.append(tokens)
+    realm = f'Bearer realm="http://{tokens.host}/token",service=s'
+    body = manifest()
+
+    def registry(handler: http.server.BaseHTTPRequestHandler, _: threading.Event) -> None:
+        if handler.headers.get("Authorization") == "Bearer anonymous":
+            answer(handler, 200, body, {"Content-Type": mediatypes.OCI_MANIFEST})
+        else:
+            answer(handler, 401, b"{}", {"Www-Authenticate": realm})
+
+    hostile.append(HostileRegistry(registry))
+    ref = parse(f"{hostile[1].host}/cdsp/ok:1234567")
+    data, _ = Stores(retry=FAST_RETRY).for_ref(ref).fetch_manifest(ref)
+    assert data == body and seen == [None]

@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from startpoints.core import strictjson
+from startpoints.core.limits import DEFAULT, Limits
 from startpoints.core.served import Served
 from startpoints.http.metrics import CONTENT_TYPE as METRICS_TYPE
 from startpoints.http.metrics import Metrics
@@ -58,13 +60,22 @@ class BadRequest(Exception):
     pass
 
 
-def build(served: Served, *, sha: str | None, readiness: Readiness | None = None) -> Any:
+ECHO_BYTES = DEFAULT.echo_bytes  # how much of a bad body an error repeats
+
+
+def build(
+    served: Served,
+    *,
+    sha: str | None,
+    readiness: Readiness | None = None,
+    limits: Limits = DEFAULT,
+) -> Any:
     """The ASGI app: the fast path in front of Starlette, both answering from bytes made here."""
     api = _Api(served, sha, readiness or AlwaysReady())
     framework = Starlette(
         routes=[Route("/{path:path}", api.dispatch, methods=["GET", "POST", "HEAD", "PUT"])]
     )
-    return _FastPath(framework, api.fixed, api.one, api.metrics)
+    return _FastPath(framework, api.fixed, api.one, api.metrics, limits)
 
 
 class _Api:
@@ -121,6 +132,7 @@ class _Api:
         return response
 
     async def ready(self, request: Request) -> Response:
+        await _arguments(request)  # a bad body fails here too, before anything starts
         self.probe.poke()
         is_ready, detail = self.probe.ready()
         return _respond(200 if is_ready else 503, _json({"ready?": is_ready, **detail}))
@@ -130,7 +142,7 @@ class _Api:
         if not isinstance(name, str):
             raise BadRequest("name:missing" if name is None else "name:!string")
         if name not in self.one:
-            raise BadRequest(f"name:{name}:unknown")
+            raise BadRequest(f"name:{name[:ECHO_BYTES]}:unknown")
         return _respond(200, self.one[name])
 
     async def status(self, request: Request) -> Response:
@@ -154,9 +166,15 @@ class _FastPath:
     answers it, errors included, the one way."""
 
     def __init__(
-        self, framework: Starlette, fixed: dict[str, bytes], one: dict[str, bytes], metrics: Metrics
+        self,
+        framework: Starlette,
+        fixed: dict[str, bytes],
+        one: dict[str, bytes],
+        metrics: Metrics,
+        limits: Limits,
     ) -> None:
         self.framework = framework
+        self.limits = limits
         self.metrics = metrics
         self.fixed = {f"/{route}": (route, body) for route, body in fixed.items()}
         self.one = one
@@ -173,7 +191,13 @@ class _FastPath:
             return
         started = time.perf_counter()
         path = scope["path"]
-        body = await _read_body(receive) if _has_body(scope) else b""
+        body = (
+            await _read_body(receive, self.limits.request_body_bytes) if _has_body(scope) else b""
+        )
+        if body is None:  # over the limit: refused unread, the one place every request passes
+            await _too_large(scope, send, self.limits.request_body_bytes)
+            self.metrics.observe("other", 413, time.perf_counter() - started)
+            return
         answer = self._answer(path, scope.get("query_string", b""), body)
         if answer is None:
             await self.framework(scope, _replay(body, receive), send)
@@ -205,7 +229,7 @@ class _FastPath:
         args: Any = {}
         if body.strip():
             try:
-                args = json.loads(body)
+                args = strictjson.loads_bounded(body)
             except ValueError:
                 return None
             if not isinstance(args, dict):
@@ -231,13 +255,31 @@ def _has_body(scope: Any) -> bool:
     return False
 
 
-async def _read_body(receive: Any) -> bytes:
-    chunks = []
+async def _read_body(receive: Any, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it is longer than `limit` (the rest is not read)."""
+    chunks, size = [], 0
     while True:
         message = await receive()
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+async def _too_large(scope: Any, send: Any, limit: int) -> None:
+    message = f"body:more than {limit} bytes"
+    payload = {"exception": {"path": scope["path"].strip("/"), "body": "", "class": "ClientError", "message": message}}  # fmt: skip
+    data = json.dumps(payload, indent=2).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(data)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
 
 
 def _replay(body: bytes, receive: Any) -> Any:
@@ -262,7 +304,7 @@ async def _arguments(request: Request) -> dict[str, Any]:
     body = await request.body()
     if body.strip():
         try:
-            value = json.loads(body)
+            value = strictjson.loads_bounded(body)
         except ValueError:
             raise BadRequest("body is not JSON") from None
         if not isinstance(value, dict):
@@ -274,7 +316,7 @@ async def _arguments(request: Request) -> dict[str, Any]:
 async def _exception(
     request: Request, route: str, status: int, kind: str, message: str
 ) -> Response:
-    body = (await request.body()).decode(errors="replace")
+    body = (await request.body())[:ECHO_BYTES].decode(errors="replace")
     payload = {"exception": {"path": route, "body": body, "class": kind, "message": message}}
     return Response(json.dumps(payload, indent=2), status, media_type="application/json")
 

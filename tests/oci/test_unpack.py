@@ -8,6 +8,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from startpoints.errors import UnsafeContent
 from startpoints.oci import unpack
@@ -254,3 +256,55 @@ def test_the_tarinfo_hooks_exist_in_this_python() -> None:
     # renames it, this fails rather than the limit silently not applying.
     assert callable(getattr(tarfile.TarInfo, "_proc_member", None))
     assert callable(getattr(tarfile.TarInfo, "_proc_gnusparse_10", None))
+
+
+# --- properties: any tar stream is applied or refused, and nothing outside ever changes ----
+
+names = st.lists(
+    st.sampled_from(
+        ["sp", "a", "b", "..", ".", "", ".wh.a", ".wh..wh..opq", ".wh...", "/", "x" * 300]
+    ),
+    min_size=1,
+    max_size=4,
+).map("/".join)
+entries = st.tuples(
+    names,
+    st.sampled_from([tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.FIFOTYPE]),
+    st.sampled_from(["a", "sp/a", "..", "../..", "../outside/victim.txt", "/etc/passwd", "b/../..", "sp"]),
+    st.binary(max_size=64),
+)  # fmt: skip
+
+
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    return {
+        p.relative_to(folder).as_posix(): (p.read_bytes() if p.is_file() else None)
+        for p in folder.rglob("*")
+        if "root" not in p.relative_to(folder).parts
+    }
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(layers=st.lists(st.lists(entries, max_size=6), min_size=1, max_size=3))
+def test_any_layers_apply_or_are_refused_and_nothing_outside_changes(
+    tmp_path_factory: pytest.TempPathFactory, layers: list
+) -> None:
+    base = tmp_path_factory.mktemp("prop")
+    (base / "outside").mkdir()
+    (base / "outside" / "victim.txt").write_text("victim")
+    (base / "canary.txt").write_text("canary")
+    before = snapshot(base)
+    root = base / "root"
+    try:
+        for layer in layers:
+            made = []
+            for name, kind, link, data in layer:
+                entry = tarfile.TarInfo(name)
+                entry.type, entry.linkname = kind, link
+                made.append((name, data) if kind == tarfile.REGTYPE else entry)
+            apply(root, tar(*made), unpack.Budget(bytes=4096, entries=100))
+        unpack.check_links(root, "img")
+    except UnsafeContent as refused:
+        assert str(refused)  # named
+    assert snapshot(base) == before

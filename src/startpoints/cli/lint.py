@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "start_points": len(report.entries),
                     "problems": [p.as_json() for p in report.problems],
-                }
+                },
+                allow_nan=False,
             )
         )
     else:

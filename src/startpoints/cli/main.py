@@ -12,6 +12,7 @@ from startpoints import __version__
 from startpoints.errors import InvalidStartPoint, StartpointsError
 
 KINDS = ("languages", "custom", "exercises")
+INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, as distinct from 1, "problems found" (README)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,6 +36,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # a bug of ours, not bad input: say so in one line
+        if os.environ.get("STARTPOINTS_DEBUG"):
+            raise
+        print(
+            f"startpoints: internal error: {type(error).__name__}: {str(error)[:200]} "
+            "(STARTPOINTS_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return INTERNAL_ERROR
 
 
 def _create(args: argparse.Namespace) -> int:

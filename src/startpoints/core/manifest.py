@@ -309,6 +309,9 @@ def _regexes(key: str, items: list[Any]) -> Iterator[Finding]:
             re.compile(item)
         except re.error as error:
             yield f"{key}[{i}]", item, f"is not a valid regex: {error}"
+        except (OverflowError, RecursionError, ValueError, MemoryError):
+            # a{99999999999} overflows; thousands of nested groups recurse too deep
+            yield f"{key}[{i}]", item, "is not a usable regex: too large or nested too deep"
 
 
 def _type_name(value: Any) -> str:

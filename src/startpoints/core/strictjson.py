@@ -34,10 +34,7 @@ def loads_bounded(data: str | bytes, max_depth: int = DEFAULT.json_depth) -> Any
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     check_depth(text, max_depth)
 
-    def constant(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
-    return json.loads(text, parse_constant=constant)
+    return json.loads(text, parse_constant=_constant, parse_float=_finite)
 
 
 class DuplicateKeys(ValueError):
@@ -59,10 +56,19 @@ def loads(text: str) -> Any:
             seen[key] = value
         return seen
 
-    def constant(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
-    value = json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+    value = json.loads(text, object_pairs_hook=pairs, parse_constant=_constant, parse_float=_finite)
     if duplicates:
         raise DuplicateKeys(duplicates)
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    """A JSON number too large for a float (1e999) would become inf, which JSON cannot say."""
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:40]} is too large a number")
     return value

@@ -6,6 +6,9 @@ from __future__ import annotations
 import base64
 import http.server
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +23,7 @@ from startpoints.oci import mediatypes, read
 from startpoints.oci.stores import Stores
 from startpoints.sources.image import ImageSource
 from tests.conftest import FAST_RETRY
-from tests.servers import HostileRegistry, answer
+from tests.servers import HostileRegistry, answer, wait_until
 
 CONFIG = b'{"architecture":"amd64","os":"linux"}'
 CONFIG_DIGEST = "sha256:" + __import__("hashlib").sha256(CONFIG).hexdigest()
@@ -244,3 +247,40 @@ def test_an_anonymous_token_from_another_host_is_fine(
     ref = parse(f"{hostile[1].host}/cdsp/ok:1234567")
     data, _ = Stores(retry=FAST_RETRY).for_ref(ref).fetch_manifest(ref)
     assert data == body and seen == [None]
+
+
+def run_assemble(registry: HostileRegistry, tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
+    (tmp_path / "catalog").mkdir(exist_ok=True)
+    (tmp_path / "catalog" / "catalog.json").write_text('{"kind": "languages", "start_points": []}')
+    command = [sys.executable, "-m", "startpoints", "assemble", f"{registry.host}/cdsp/x:1234567"]
+    command += ["--output", str(tmp_path / "catalog"), *extra]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_assemble_against_a_stalled_registry_ends_at_its_registry_timeout(
+    hostile: list[HostileRegistry], tmp_path: Path
+) -> None:
+    hostile.append(HostileRegistry(stall))
+    started = time.monotonic()
+    process = run_assemble(hostile[0], tmp_path, "--registry-timeout", "1.5")
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert "no complete answer" in err and "within 1.5 s" in err and "Traceback" not in err
+    assert time.monotonic() - started < 15
+    assert (tmp_path / "catalog" / "catalog.json").read_text().startswith('{"kind"')  # untouched
+    assert not list(tmp_path.glob(".startpoints-assemble-*"))
+
+
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_assemble_leaves_no_staging_behind(
+    hostile: list[HostileRegistry], tmp_path: Path, sent: int
+) -> None:
+    hostile.append(HostileRegistry(stall))
+    process = run_assemble(hostile[0], tmp_path)
+    wait_until(lambda: bool(list(tmp_path.glob(".startpoints-assemble-*"))), "staging made")
+    wait_until(lambda: bool(hostile[0].requests), "fetch started")
+    process.send_signal(sent)
+    process.communicate(timeout=10)
+    assert process.returncode in (130, 143)
+    assert not list(tmp_path.glob(".startpoints-assemble-*"))
+    assert (tmp_path / "catalog" / "catalog.json").is_file()

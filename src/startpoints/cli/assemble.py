@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from startpoints.cli import common
 from startpoints.errors import StartpointsError
 
 
@@ -45,6 +46,7 @@ def add(verbs: Any) -> None:
     )
     parser.add_argument("--jobs", type=int, default=8, help="sources fetched at once (default 8)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
+    common.add_registry_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -60,10 +62,8 @@ def read_sources(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from startpoints.cli import progress
-    from startpoints.cli.main import docker_config
+    from startpoints.cli import common, progress
     from startpoints.core import reference
-    from startpoints.oci.stores import Stores
     from startpoints.workflows import assemble
 
     texts = read_sources(args)
@@ -77,9 +77,7 @@ def run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
     )
     with progress.sources(len(texts), f"assembling {len(texts)} sources") as done:
-        result = assemble.assemble(
-            request, Stores(docker_config=docker_config()), say=_say, done=done
-        )
+        result = assemble.assemble(request, common.stores(args), say=_say, done=done)
     if args.json:
         print(json.dumps(result.as_json()))
     print(f"{len(result.start_points)} start points ({result.kind})", file=sys.stderr)

@@ -92,10 +92,8 @@ def run(args: argparse.Namespace) -> int:
         return error.code
     import json
 
-    from startpoints.cli import progress
-    from startpoints.cli.main import docker_config
+    from startpoints.cli import common, progress
     from startpoints.core import reference
-    from startpoints.oci.stores import Stores
     from startpoints.workflows import create
 
     request = create.Request(
@@ -108,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         build_images=parsed["build_images"],
     )
     with progress.sources(len(request.sources), f"creating {request.name}") as done:
-        created = create.create(request, Stores(docker_config=docker_config()), say=_say, done=done)
+        created = create.create(request, common.stores(None), say=_say, done=done)
     if parsed["json"]:
         print(
             json.dumps({"image": created, "kind": request.kind, "sources": list(request.sources)})

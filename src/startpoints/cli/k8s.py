@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from startpoints.cli import common
 from startpoints.errors import StartpointsError
 
 
@@ -27,13 +28,13 @@ def add(verbs: Any) -> None:
         default="socket",
         help="pull through the CRI socket, or by kubelet with init containers",
     )
+    common.add_registry_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import yaml
 
-    from startpoints.cli.serve import open_catalog
     from startpoints.deploy import k8s
 
     image = args.image or (None if Path(args.catalog).is_dir() else args.catalog)
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         raise StartpointsError(
             f"{args.catalog} is a folder: give --image, the catalog image the pods run"
         )
-    catalog = open_catalog(args.catalog)
+    catalog = common.open_catalog(args)
     objects = k8s.render(catalog.kind, image, mode=args.mode, language_images=catalog.image_names)
     print(yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False), end="")
     return 0

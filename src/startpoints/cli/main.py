@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
-from pathlib import Path
 
 from startpoints import __version__
 from startpoints.errors import InvalidStartPoint, StartpointsError
@@ -24,6 +25,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv[:1] == ["create"]
         else parser.parse_args(argv)
     )
+    # SIGTERM unwinds like Ctrl-C, so staging folders are removed (serve's server sets its own).
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         return int(args.run(args))
     except InvalidStartPoint as error:
@@ -47,17 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return INTERNAL_ERROR
 
 
+def _terminated(_signal: int, _frame: object) -> None:
+    raise SystemExit(128 + signal.SIGTERM)
+
+
 def _create(args: argparse.Namespace) -> int:
     from startpoints.cli import create
 
     return create.run(args)
-
-
-def docker_config() -> Path | None:
-    """config.json where Docker looks for it: $DOCKER_CONFIG, else ~/.docker."""
-    folder = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
-    path = Path(folder) / "config.json"
-    return path if path.is_file() else None
 
 
 def _parser() -> argparse.ArgumentParser:

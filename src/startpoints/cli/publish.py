@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from startpoints.cli import common
+
 
 def add(verbs: Any) -> None:
     parser = verbs.add_parser(
@@ -29,13 +31,12 @@ def add(verbs: Any) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print a JSON summary before the reference line"
     )
+    common.add_registry_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from startpoints.cli.main import docker_config
     from startpoints.core import reference
-    from startpoints.oci.stores import Stores
     from startpoints.workflows import publish
 
     request = publish.Request(
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         sha=args.sha,
         source=args.source,
     )
-    result = publish.publish(request, Stores(docker_config=docker_config()), say=_say)
+    result = publish.publish(request, common.stores(args), say=_say)
     if args.json:
         print(json.dumps(result.as_json()))
     print(result.start_point)

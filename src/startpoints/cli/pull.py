@@ -6,9 +6,10 @@ import argparse
 import sys
 from typing import Any
 
+from startpoints.cli import common
+
 
 def add(verbs: Any) -> None:
-    from startpoints.cli.serve import add_pull_options
 
     parser = verbs.add_parser(
         "pull", help="pull every language image of a catalog onto this node, once"
@@ -16,11 +17,12 @@ def add(verbs: Any) -> None:
     parser.add_argument(
         "catalog", metavar="CATALOG", help="a catalog folder or catalog image reference"
     )
-    add_pull_options(parser, choices=("docker", "cri"), default="docker")
+    common.add_pull_options(parser, choices=("docker", "cri"), default="docker")
     parser.add_argument(
         "--attempts", type=int, default=3, help="tries per image before giving up (default 3)"
     )
     parser.add_argument("--json", action="store_true", help="print each image's state as JSON")
+    common.add_registry_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -28,13 +30,12 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from startpoints.cli import progress
-    from startpoints.cli.serve import open_catalog, pull_backend
     from startpoints.workflows import pull
 
-    catalog = open_catalog(args.catalog)
+    catalog = common.open_catalog(args)
     puller = pull.Puller(
         catalog.image_names,
-        pull_backend(args),
+        common.pull_backend(args),
         identity=catalog.identity,
         jobs=args.pull_jobs,
         attempts=args.attempts,

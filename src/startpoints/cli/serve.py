@@ -7,6 +7,8 @@ import os
 import sys
 from typing import Any
 
+from startpoints.cli import common
+
 DEFAULT_MARKER = "/tmp/startpoints-prepulled.json"
 
 
@@ -21,7 +23,8 @@ def add(verbs: Any) -> None:
     parser.add_argument(
         "--port", type=int, help="default: 4524 languages, 4525 exercises, 4526 custom"
     )
-    add_pull_options(parser, choices=("none", "docker", "cri"), default="none")
+    common.add_pull_options(parser, choices=("none", "docker", "cri"), default="none")
+    common.add_registry_options(parser)
     parser.add_argument(
         "--pull-on",
         choices=("ready", "start"),
@@ -43,39 +46,20 @@ def add(verbs: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def add_pull_options(
-    parser: argparse.ArgumentParser, *, choices: tuple[str, ...], default: str
-) -> None:
-    parser.add_argument(
-        "--pull",
-        choices=choices,
-        default=default,
-        help="pre-pull the language images through an engine or a CRI",
-    )
-    parser.add_argument(
-        "--pull-endpoint",
-        metavar="URL",
-        help="unix:///...sock or tcp://...; default: $DOCKER_HOST / containerd's socket",
-    )
-    parser.add_argument(
-        "--pull-jobs", type=int, default=4, help="images pulled at once (default 4)"
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from startpoints.http import app, server
     from startpoints.workflows import pull, serve
 
-    catalog = open_catalog(args.catalog)
+    catalog = common.open_catalog(args)
     port = args.port or int(os.environ.get("PORT") or serve.PORTS.get(catalog.kind, 4524))
 
     readiness = None
     if args.pull != "none":
         readiness = pull.Puller(
             catalog.image_names,
-            pull_backend(args),
+            common.pull_backend(args),
             identity=catalog.identity,
             marker=Path(args.marker),
             jobs=args.pull_jobs,
@@ -108,23 +92,3 @@ def _installed_commit() -> str | None:
         return git.resolve(Path(__file__).resolve().parents[3]).sha
     except StartpointsError:
         return None
-
-
-def open_catalog(text: str) -> Any:
-    """CATALOG, a folder or an image reference, with registry credentials from docker config."""
-    from startpoints.cli.main import docker_config
-    from startpoints.oci.stores import Stores
-    from startpoints.workflows import serve
-
-    return serve.open_catalog(text, Stores(docker_config=docker_config()))
-
-
-def pull_backend(args: argparse.Namespace) -> Any:
-    """The backend --pull names; the engine defaults to $DOCKER_HOST, as docker's client does."""
-    from startpoints.cli.main import docker_config
-    from startpoints.workflows import pull
-
-    endpoint = args.pull_endpoint or (
-        os.environ.get("DOCKER_HOST") if args.pull == "docker" else None
-    )
-    return pull.backend(args.pull, endpoint, docker_config())

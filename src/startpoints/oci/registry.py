@@ -64,9 +64,11 @@ class RegistryStore:
         retry: Retry | None = None,
         pool_size: int = 16,
         limits: Limits = DEFAULT,
+        cancelled: threading.Event | None = None,
     ) -> None:
         self.host = host
         self.limits = limits
+        self.cancelled = cancelled or threading.Event()
         self.scheme = "http" if plain_http else "https"
         self.retry = retry or Retry()
         self._docker_config = docker_config
@@ -328,12 +330,17 @@ class RegistryStore:
                 finished.set()
 
         threading.Thread(target=run, name=f"registry {self.host}", daemon=True).start()
-        if not finished.wait(deadline):
-            stop.set()
-            raise StoreError(
-                f"{self.host}: no complete answer for {ref} within {deadline:g} s "
-                "(--registry-timeout)"
-            )
+        ends = time.monotonic() + deadline
+        while not finished.wait(min(0.1, max(0.0, ends - time.monotonic()))):
+            if self.cancelled.is_set():
+                stop.set()
+                raise StoreError(f"{self.host}: {ref}: cancelled")
+            if time.monotonic() >= ends:
+                stop.set()
+                raise StoreError(
+                    f"{self.host}: no complete answer for {ref} within {deadline:g} s "
+                    "(--registry-timeout)"
+                )
         result = outcome[0]
         if isinstance(result, BaseException):
             raise result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +23,8 @@ class Stores:
     docker_config: Path | None = None
     retry: Retry | None = None
     limits: Limits = DEFAULT  # sizes and deadlines for what stores send (core/limits.py)
+    # Set to end every registry wait at once (a signal during assemble): see RegistryStore.
+    cancelled: threading.Event = field(default_factory=threading.Event)
     _open: dict[str, Store] = field(default_factory=dict)
 
     def for_ref(self, ref: Reference) -> Store:
@@ -42,4 +45,5 @@ class Stores:
             docker_config=self.docker_config,
             retry=self.retry,
             limits=self.limits,
+            cancelled=self.cancelled,
         )

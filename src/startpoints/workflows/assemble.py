@@ -146,8 +146,17 @@ def _fetch_all(
         done(src.text, None)
         return provenance
 
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(parsed)))) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(parsed))))
+    try:
         return list(pool.map(fetch, range(len(parsed))))
+    except BaseException:
+        # A signal (SystemExit, KeyboardInterrupt): end the registry waits, drop what has not
+        # started, and let the fetches in flight finish before staging is removed.
+        stores.cancelled.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 def _set_image_names(staging: Path, parsed: list[Source], image_names: Mapping[str, str]) -> None:

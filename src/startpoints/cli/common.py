@@ -1,0 +1,79 @@
+"""What several verbs share: where docker's credentials are, and the stores every verb opens
+with the limits its options set. A leaf module: verbs import it, it imports no verb."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from startpoints.oci.stores import Stores
+
+
+def docker_config() -> Path | None:
+    """config.json where Docker looks for it: $DOCKER_CONFIG, else ~/.docker."""
+    folder = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    path = Path(folder) / "config.json"
+    return path if path.is_file() else None
+
+
+def add_registry_options(parser: argparse.ArgumentParser) -> None:
+    from startpoints.core.limits import DEFAULT
+
+    parser.add_argument(
+        "--registry-timeout",
+        type=float,
+        metavar="SECONDS",
+        default=DEFAULT.registry_deadline,
+        help="the most one registry operation may take, retries included "
+        f"(default {DEFAULT.registry_deadline:g})",
+    )
+
+
+def stores(args: Any) -> Stores:
+    """Stores with docker's credentials and the limits the options set."""
+    from dataclasses import replace
+
+    from startpoints.core.limits import DEFAULT
+    from startpoints.oci.stores import Stores
+
+    timeout = getattr(args, "registry_timeout", None) or DEFAULT.registry_deadline
+    return Stores(docker_config=docker_config(), limits=replace(DEFAULT, registry_deadline=timeout))
+
+
+def add_pull_options(
+    parser: argparse.ArgumentParser, *, choices: tuple[str, ...], default: str
+) -> None:
+    parser.add_argument(
+        "--pull",
+        choices=choices,
+        default=default,
+        help="pre-pull the language images through an engine or a CRI",
+    )
+    parser.add_argument(
+        "--pull-endpoint",
+        metavar="URL",
+        help="unix:///...sock or tcp://...; default: $DOCKER_HOST / containerd's socket",
+    )
+    parser.add_argument(
+        "--pull-jobs", type=int, default=4, help="images pulled at once (default 4)"
+    )
+
+
+def open_catalog(args: Any) -> Any:
+    """args.catalog, a folder or an image reference, opened with the verb's stores."""
+    from startpoints.workflows import serve
+
+    return serve.open_catalog(args.catalog, stores(args))
+
+
+def pull_backend(args: argparse.Namespace) -> Any:
+    """The backend --pull names; the engine defaults to $DOCKER_HOST, as docker's client does."""
+    from startpoints.workflows import pull
+
+    endpoint = args.pull_endpoint or (
+        os.environ.get("DOCKER_HOST") if args.pull == "docker" else None
+    )
+    return pull.backend(args.pull, endpoint, docker_config())

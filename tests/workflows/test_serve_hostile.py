@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import io
 import json
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -173,3 +174,23 @@ def test_a_deeply_nested_catalog_json_is_a_named_error(tmp_path: Path) -> None:
     (tmp_path / "catalog.json").write_text("[" * 100_000)
     with pytest.raises(StartpointsError, match="nested more than"):
         served.load(tmp_path)
+
+
+def test_assemble_refuses_a_link_chain_and_keeps_the_old_output(tmp_path: Path) -> None:
+    from startpoints.workflows import assemble
+
+    source = tmp_path / "src" / "start_point"
+    shutil.copytree(EXAMPLES / "bash-bats" / "start_point", source)
+    (source / "a/b/c").mkdir(parents=True)
+    (source / "a/b/c/up").symlink_to("../../..")  # start_point/ itself: inside
+    (source / "a/b/c/out").symlink_to("up/../../../../etc/passwd")  # via up: outside
+    output = tmp_path / "catalog"
+    output.mkdir()
+    (output / "catalog.json").write_text("the old catalog")
+    with pytest.raises(InvalidStartPoint) as refused:
+        assemble.assemble(
+            assemble.Request(sources=[str(tmp_path / "src")], output=output), Stores()
+        )
+    assert "a/b/c/out: symlink leaves the folder" in str(refused.value.problems[0])
+    assert (output / "catalog.json").read_text() == "the old catalog"
+    assert not list(tmp_path.glob(".startpoints-assemble-*"))

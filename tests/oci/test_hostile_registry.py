@@ -194,18 +194,25 @@ def test_a_slow_registry_ends_at_the_deadline(
     assert time.monotonic() - started < 4
 
 
+def token_server(token: str, hostile: list[HostileRegistry]) -> tuple[str, list[str | None]]:
+    """A token realm in clear text on another loopback host; it records what it was sent."""
+    seen: list[str | None] = []
+
+    def script(handler: http.server.BaseHTTPRequestHandler, _: threading.Event) -> None:
+        seen.append(handler.headers.get("Authorization"))
+        answer(handler, 200, json.dumps({"token": token}).encode())
+
+    hostile.append(HostileRegistry(script, host="127.0.0.2"))
+    return (
+        f'Bearer realm="http://{hostile[-1].host}/token",service=s,scope="repository:x:pull"',
+        seen,
+    )
+
+
 def test_credentials_never_go_in_clear_text_to_another_host(
     hostile: list[HostileRegistry], tmp_path: Path
 ) -> None:
-    seen: list[str | None] = []
-
-    def token_server(handler: http.server.BaseHTTPRequestHandler, _: threading.Event) -> None:
-        seen.append(handler.headers.get("Authorization"))
-        answer(handler, 200, b'{"token": "harvested"}')
-
-    harvester = HostileRegistry(token_server, host="127.0.0.2")
-    hostile.append(harvester)
-    realm = f'Bearer realm="http://{harvester.host}/token",service=evil,scope="repository:x:pull"'
+    realm, seen = token_server("harvested", hostile)
 
     def registry(handler: http.server.BaseHTTPRequestHandler, _: threading.Event) -> None:
         answer(handler, 401, b"{}", {"Www-Authenticate": realm})
@@ -226,15 +233,7 @@ def test_credentials_never_go_in_clear_text_to_another_host(
 def test_an_anonymous_token_from_another_host_is_fine(
     hostile: list[HostileRegistry], tmp_path: Path
 ) -> None:
-    seen: list[str | None] = []
-
-    def token_server(handler: http.server.BaseHTTPRequestHandler, _: threading.Event) -> None:
-        seen.append(handler.headers.get("Authorization"))
-        answer(handler, 200, b'{"token": "anonymous"}')
-
-    tokens = HostileRegistry(token_server, host="127.0.0.2")
-    hostile.append(tokens)
-    realm = f'Bearer realm="http://{tokens.host}/token",service=s'
+    realm, seen = token_server("anonymous", hostile)
     body = manifest()
 
     def registry(handler: http.server.BaseHTTPRequestHandler, _: threading.Event) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import shutil
 import tarfile
@@ -22,20 +21,12 @@ from startpoints.oci.stores import Stores
 from startpoints.workflows import serve
 from startpoints.workflows.assemble import CATALOG_PATH
 from tests.conftest import EXAMPLES
+from tests.oci.test_unpack import tar
 
 
 def layer_of(*entries: tarfile.TarInfo | tuple[str, bytes]) -> Layer:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as out:
-        for entry in entries:
-            if isinstance(entry, tarfile.TarInfo):
-                out.addfile(entry)
-            else:
-                info = tarfile.TarInfo(entry[0])
-                info.size = len(entry[1])
-                out.addfile(info, io.BytesIO(entry[1]))
-    tar = buffer.getvalue()
-    return Layer(gzip.compress(tar), "sha256:" + hashlib.sha256(tar).hexdigest())
+    data = tar(*entries, compress=False)
+    return Layer(gzip.compress(data), "sha256:" + hashlib.sha256(data).hexdigest())
 
 
 def link(name: str, target: str) -> tarfile.TarInfo:

@@ -33,6 +33,7 @@ bench: $(BIN)/startpoints
 	$(BIN)/python bench/assemble.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/prepull.py
+	$(BIN)/python bench/hostile.py
 
 clean:
 	rm -rf $(VENV) demo build *.egg-info src/*.egg-info

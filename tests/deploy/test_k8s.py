@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,54 @@ def test_a_folder_catalog_needs_an_image(tmp_path: Path) -> None:
         [sys.executable, "-m", "startpoints", "k8s", str(EXAMPLES)], capture_output=True, text=True
     )
     assert done.returncode == 1 and "give --image" in done.stderr
+
+
+def _layout_catalog(tmp_path: Path, with_base: bool) -> str:
+    from startpoints.core.reference import parse
+    from startpoints.oci import image, layer, write
+    from startpoints.oci.stores import Stores
+    from startpoints.workflows import assemble
+
+    stores = Stores()
+    base_ref = None
+    if with_base:
+        tree = tmp_path / "service"
+        (tree / "bin").mkdir(parents=True)
+        (tree / "bin" / "startpoints").write_text("#!/bin/sh\n")
+        built = image.build(
+            [layer.from_dir(tree, "usr/local")], created="2026-01-01T00:00:00Z", annotations={}
+        )
+        config = json.loads(built.blobs[0].data)
+        config["config"].update(Entrypoint=["startpoints"], Cmd=["serve", "/startpoints/catalog"])
+        base_ref = parse(f"oci:{tmp_path / 'layout'}:svc/startpoints:1")
+        base = image.Base(
+            config=config, layers=(built.blobs[1].descriptor,), name=str(base_ref), digest=""
+        )
+        store = stores.for_ref(base_ref)
+        store.push_blob(base_ref, built.blobs[1].descriptor, built.blobs[1].data)
+        write.write(
+            store,
+            base_ref,
+            image.build([], created="2026-01-01T00:00:00Z", annotations={}, base=base),
+        )
+    tag = parse(f"oci:{tmp_path / 'layout'}:cdl/languages:{'based' if with_base else 'data'}")
+    request = assemble.Request(sources=[str(EXAMPLES / "bash-bats")], tag=tag, base=base_ref)
+    assemble.assemble(request, stores)
+    return str(tag)
+
+
+@pytest.mark.parametrize("with_base", [False, True])
+def test_k8s_refuses_a_catalog_image_whose_pods_would_not_start(
+    tmp_path: Path, with_base: bool
+) -> None:
+    catalog = _layout_catalog(tmp_path, with_base)
+    done = subprocess.run(
+        [sys.executable, "-m", "startpoints", "k8s", catalog], capture_output=True, text=True
+    )
+    if with_base:
+        assert done.returncode == 0, done.stderr
+        assert "kind: DaemonSet" in done.stdout
+    else:
+        assert done.returncode == 1
+        assert "has no entrypoint" in done.stderr and "--base" in done.stderr
+        assert done.stdout == ""

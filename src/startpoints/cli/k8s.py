@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     import yaml
 
     from startpoints.deploy import k8s
+    from startpoints.workflows import serve
 
     image = args.image or (None if Path(args.catalog).is_dir() else args.catalog)
     if image is None:
@@ -43,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
             f"{args.catalog} is a folder: give --image, the catalog image the pods run"
         )
     catalog = common.open_catalog(args)
+    if image == args.catalog and not serve.entrypoint(image, common.stores(args)):
+        raise StartpointsError(
+            f"{image}: the image has no entrypoint, so its pods would not start; "
+            "assemble it with --base <the startpoints service image> (docs/operations.md)"
+        )
     objects = k8s.render(catalog.kind, image, mode=args.mode, language_images=catalog.image_names)
     print(yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False), end="")
     return 0

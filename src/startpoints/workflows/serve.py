@@ -29,3 +29,15 @@ def open_catalog(text: str, stores: Stores, workdir: Path | None = None) -> Serv
     if not folder.is_dir():
         raise StartpointsError(f"{text}: the image holds no /{CATALOG_PATH}/ catalog")
     return served.load(folder)
+
+
+def entrypoint(text: str, stores: Stores) -> list[str]:
+    """What a container of the catalog image `text` runs (entrypoint, then command): empty
+    for a catalog assembled without --base, which holds data only."""
+    ref = parse(text)
+    store = stores.for_ref(ref)
+    manifest, _ = read.image_manifest(store, ref, stores.limits)
+    inner = read.image_config(store, ref, manifest, stores.limits).get("config")
+    inner = inner if isinstance(inner, dict) else {}
+    parts = [*(inner.get("Entrypoint") or []), *(inner.get("Cmd") or [])]
+    return [str(p) for p in parts]

@@ -81,3 +81,10 @@ def test_github_workflows_are_valid_and_run_startpoints() -> None:
     catalog = yaml.safe_load(files[1].read_text())
     runs = " ".join(str(s.get("run", "")) for s in catalog["jobs"]["assemble"]["steps"])
     assert "startpoints assemble --from start-points.txt" in runs and "--tag" in runs
+
+
+def test_no_deploy_default_names_a_latest_image() -> None:
+    # The project promises there is no :latest; a default naming one would pull whatever moved.
+    for path in sorted((ROOT / "deploy").rglob("*.y*ml")):
+        text = path.read_text()
+        assert ":latest" not in text and "newTag: latest" not in text, path

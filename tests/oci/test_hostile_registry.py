@@ -92,26 +92,34 @@ def test_a_malformed_manifest_is_a_named_error(
         fetch(hostile[0], tmp_path)
 
 
-def test_an_oversized_manifest_is_refused_unread(
-    hostile: list[HostileRegistry], tmp_path: Path
-) -> None:
-    sent: list[int] = []
+def streamed_manifest(
+    headers: dict[str, str], chunks: int, chunk: bytes, pause: float = 0.0
+) -> object:
+    """A registry whose manifest answer streams `chunks` × `chunk`, `pause` seconds apart,
+    until the client hangs up or the test ends; everything else answers `{}`."""
 
     def script(handler: http.server.BaseHTTPRequestHandler, closing: threading.Event) -> None:
         if "/manifests/" not in handler.path:
             return answer(handler, 200, b"{}")
         handler.send_response(200)
-        handler.send_header("Content-Type", mediatypes.OCI_MANIFEST)
-        handler.send_header("Content-Length", str(50 * 1024 * 1024))
+        for key, value in {"Content-Type": mediatypes.OCI_MANIFEST, **headers}.items():
+            handler.send_header(key, value)
         handler.end_headers()
-        chunk = b" " * 65536
-        for _ in range(800):  # 50 MiB, unless the client hangs up first
-            if closing.is_set():
-                break
+        for _ in range(chunks):
+            if closing.wait(pause) if pause else closing.is_set():
+                return
             handler.wfile.write(chunk)
-            sent.append(len(chunk))
+            handler.wfile.flush()
 
-    hostile.append(HostileRegistry(script))
+    return script
+
+
+def test_an_oversized_manifest_is_refused_unread(
+    hostile: list[HostileRegistry], tmp_path: Path
+) -> None:
+    # 50 MiB declared and sent, unless the client hangs up first
+    script = streamed_manifest({"Content-Length": str(50 * 1024 * 1024)}, 800, b" " * 65536)
+    hostile.append(HostileRegistry(script))  # type: ignore[arg-type]
     with pytest.raises(StoreError, match="52428800 bytes .* over the limit of 4194304"):
         fetch(hostile[0], tmp_path)
 
@@ -119,19 +127,9 @@ def test_an_oversized_manifest_is_refused_unread(
 def test_a_manifest_without_length_is_cut_at_the_limit(
     hostile: list[HostileRegistry], tmp_path: Path
 ) -> None:
-    def script(handler: http.server.BaseHTTPRequestHandler, closing: threading.Event) -> None:
-        if "/manifests/" not in handler.path:
-            return answer(handler, 200, b"{}")
-        handler.send_response(200)
-        handler.send_header("Content-Type", mediatypes.OCI_MANIFEST)
-        handler.send_header("Connection", "close")
-        handler.end_headers()
-        for _ in range(200):  # 12.5 MiB with no Content-Length
-            if closing.is_set():
-                break
-            handler.wfile.write(b" " * 65536)
-
-    hostile.append(HostileRegistry(script))
+    # 12.5 MiB with no Content-Length
+    script = streamed_manifest({"Connection": "close"}, 200, b" " * 65536)
+    hostile.append(HostileRegistry(script))  # type: ignore[arg-type]
     with pytest.raises(StoreError, match="more than 1048576 bytes"):
         fetch(hostile[0], tmp_path, Limits(manifest_bytes=1024 * 1024))
 
@@ -155,19 +153,9 @@ def test_an_oversized_layer_is_not_fetched(hostile: list[HostileRegistry], tmp_p
     assert not [r for r in hostile[0].requests if "/blobs/" in r]
 
 
-def drip(handler: http.server.BaseHTTPRequestHandler, closing: threading.Event) -> None:
-    """One byte every 0.2 s: never idle long enough for a between-bytes timeout."""
-    if "/manifests/" not in handler.path:
-        return answer(handler, 200, b"{}")
-    handler.send_response(200)
-    handler.send_header("Content-Type", mediatypes.OCI_MANIFEST)
-    handler.send_header("Content-Length", "1000")
-    handler.end_headers()
-    for _ in range(1000):
-        if closing.wait(0.2):
-            return
-        handler.wfile.write(b" ")
-        handler.wfile.flush()
+# One byte every 0.2 s: never idle long enough for a between-bytes timeout.
+drip = streamed_manifest({"Content-Length": "1000"}, 1000, b" ", pause=0.2)
+drip.__name__ = "drip"  # type: ignore[attr-defined]
 
 
 def stall(handler: http.server.BaseHTTPRequestHandler, closing: threading.Event) -> None:

@@ -272,12 +272,11 @@ def _filename(key: str, name: Any, directory: Path, max_bytes: int | None) -> It
         return
     try:
         path = paths.inside(directory, directory / name)
-    except paths.Outside as error:
-        yield (
-            key,
-            name,
-            "is a link leaving the start point" if "outside" in str(error) else str(error),
-        )
+    except paths.Unresolvable as error:
+        yield key, name, str(error)
+        return
+    except paths.Outside:
+        yield key, name, "is a link leaving the start point"
         return
     try:
         info = path.stat()

@@ -19,6 +19,10 @@ class Outside(ValueError):
     """A path resolves outside the tree it must stay in, or cannot be resolved at all."""
 
 
+class Unresolvable(Outside):
+    """A path cannot be resolved: a link loop, a name too long, a folder that cannot be read."""
+
+
 def real(path: Path) -> Path:
     """`path` with every link resolved as the kernel would (at most MAX_LINKS of them); a
     missing tail is kept lexically. Written out, not `os.path.realpath`: that one, when not
@@ -42,13 +46,13 @@ def real(path: Path) -> Path:
             resolved = candidate  # nothing there, so no link: the rest is lexical
             continue
         except OSError as error:
-            raise Outside(f"cannot be resolved: {error.strerror}") from None
+            raise Unresolvable(f"cannot be resolved: {error.strerror}") from None
         if not stat.S_ISLNK(mode):
             resolved = candidate
             continue
         links += 1
         if links > MAX_LINKS:
-            raise Outside(f"cannot be resolved: more than {MAX_LINKS} links")
+            raise Unresolvable(f"cannot be resolved: more than {MAX_LINKS} links")
         target = os.readlink(candidate)
         if target.startswith("/"):
             resolved = "/"
@@ -65,17 +69,25 @@ def inside(root: Path, path: Path) -> Path:
     return resolved
 
 
+def check_link(root: Path, link: Path) -> None:
+    """Raise Outside unless the symlink `link` is relative and, followed for real through the
+    tree as it is now (chains included), ends inside `root`."""
+    if os.readlink(link).startswith("/"):
+        raise Outside("is absolute")
+    inside(root, link)
+
+
 def escaping_links(root: Path) -> list[str]:
     """Every symlink under `root` (relative, sorted) whose final target is outside `root`,
     checked after the whole tree is laid out, so chains of links are followed for real."""
     found = []
     for dirpath, dirs, files in os.walk(root):
-        for name in sorted(dirs + files):
+        for name in dirs + files:
             path = Path(dirpath) / name
             if not path.is_symlink():
                 continue
             try:
-                inside(root, path)
+                check_link(root, path)
             except Outside:
                 found.append(path.relative_to(root).as_posix())
     return sorted(found)
@@ -96,11 +108,12 @@ def relative_problem(name: str, max_bytes: int) -> str | None:
     """Why `name` cannot be a relative path that stays inside, read lexically."""
     if len(name.encode("utf-8", "surrogateescape")) > max_bytes:
         return f"a path of more than {max_bytes} bytes"
-    if PurePosixPath(name).is_absolute():
+    path = PurePosixPath(name)
+    if path.is_absolute():
         return "an absolute path"
-    if ".." in PurePosixPath(name).parts:
+    if ".." in path.parts:
         return "climbs out with '..'"
-    for part in PurePosixPath(name).parts:
+    for part in path.parts:
         if problem := component_problem(part):
             return problem
     return None

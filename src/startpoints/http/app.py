@@ -60,9 +60,6 @@ class BadRequest(Exception):
     pass
 
 
-ECHO_BYTES = DEFAULT.echo_bytes  # how much of a bad body an error repeats
-
-
 def build(
     served: Served,
     *,
@@ -71,7 +68,7 @@ def build(
     limits: Limits = DEFAULT,
 ) -> Any:
     """The ASGI app: the fast path in front of Starlette, both answering from bytes made here."""
-    api = _Api(served, sha, readiness or AlwaysReady())
+    api = _Api(served, sha, readiness or AlwaysReady(), limits)
     framework = Starlette(
         routes=[Route("/{path:path}", api.dispatch, methods=["GET", "POST", "HEAD", "PUT"])]
     )
@@ -81,8 +78,9 @@ def build(
 class _Api:
     """Every route, answered through Starlette: the responses are computed once, here."""
 
-    def __init__(self, served: Served, sha: str | None, probe: Readiness) -> None:
+    def __init__(self, served: Served, sha: str | None, probe: Readiness, limits: Limits) -> None:
         self.probe = probe
+        self.limits = limits
         self.fixed = {
             "alive": _json({"alive?": True}),
             "sha": _json({"sha": sha}),
@@ -115,34 +113,34 @@ class _Api:
         route = request.url.path.strip("/")
         try:
             if route in self.fixed:
-                await _arguments(request)  # a bad body is a bad request on every route
+                await self.arguments(request)  # a bad body is a bad request on every route
                 response = _respond(200, self.fixed[route])
             elif route in self.handlers:
                 response = await self.handlers[route](request)
             else:
                 raise BadRequest("json:malformed")
         except BadRequest as error:
-            response = await _exception(request, route, 400, "ClientError", str(error))
+            response = await self.exception(request, route, 400, "ClientError", str(error))
         except Exception as error:  # a real fault: 500 and logged, no backtrace to the client
             logging.getLogger("startpoints.http").exception("/%s failed", route)
-            response = await _exception(request, route, 500, type(error).__name__, str(error))
+            response = await self.exception(request, route, 500, type(error).__name__, str(error))
         known = route if route in self.fixed or route in self.handlers else "other"
         self.metrics.observe(known or "/", response.status_code, time.perf_counter() - started)
         _access(request, response.status_code, started)
         return response
 
     async def ready(self, request: Request) -> Response:
-        await _arguments(request)  # a bad body fails here too, before anything starts
+        await self.arguments(request)  # a bad body fails here too, before anything starts
         self.probe.poke()
         is_ready, detail = self.probe.ready()
         return _respond(200 if is_ready else 503, _json({"ready?": is_ready, **detail}))
 
     async def manifest(self, request: Request) -> Response:
-        name = (await _arguments(request)).get("name")
+        name = (await self.arguments(request)).get("name")
         if not isinstance(name, str):
             raise BadRequest("name:missing" if name is None else "name:!string")
         if name not in self.one:
-            raise BadRequest(f"name:{name[:ECHO_BYTES]}:unknown")
+            raise BadRequest(f"name:{name[: self.limits.echo_bytes]}:unknown")
         return _respond(200, self.one[name])
 
     async def status(self, request: Request) -> Response:
@@ -156,6 +154,26 @@ class _Api:
 
     async def scrape(self, request: Request) -> Response:
         return Response(self.metrics.render(), 200, media_type=METRICS_TYPE)
+
+    async def arguments(self, request: Request) -> dict[str, Any]:
+        body = await request.body()
+        if body.strip():
+            try:
+                value = strictjson.loads_bounded(body, self.limits.json_depth)
+            except ValueError:
+                raise BadRequest("body is not JSON") from None
+            if not isinstance(value, dict):
+                raise BadRequest("body is not a JSON object")
+            return value
+        return dict(parse_qsl(request.url.query))
+
+    async def exception(
+        self, request: Request, route: str, status: int, kind: str, message: str
+    ) -> Response:
+        """The error object, repeating at most `echo_bytes` of the body."""
+        body = (await request.body())[: self.limits.echo_bytes].decode(errors="replace")
+        data = _exception_json(route, body, kind, message)
+        return Response(data, status, media_type="application/json")
 
 
 class _FastPath:
@@ -229,7 +247,7 @@ class _FastPath:
         args: Any = {}
         if body.strip():
             try:
-                args = strictjson.loads_bounded(body)
+                args = strictjson.loads_bounded(body, self.limits.json_depth)
             except ValueError:
                 return None
             if not isinstance(args, dict):
@@ -270,9 +288,9 @@ async def _read_body(receive: Any, limit: int) -> bytes | None:
 
 
 async def _too_large(scope: Any, send: Any, limit: int) -> None:
-    message = f"body:more than {limit} bytes"
-    payload = {"exception": {"path": scope["path"].strip("/"), "body": "", "class": "ClientError", "message": message}}  # fmt: skip
-    data = json.dumps(payload, indent=2).encode()
+    data = _exception_json(
+        scope["path"].strip("/"), "", "ClientError", f"body:more than {limit} bytes"
+    )
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(data)).encode()),
@@ -300,25 +318,10 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-async def _arguments(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if body.strip():
-        try:
-            value = strictjson.loads_bounded(body)
-        except ValueError:
-            raise BadRequest("body is not JSON") from None
-        if not isinstance(value, dict):
-            raise BadRequest("body is not a JSON object")
-        return value
-    return dict(parse_qsl(request.url.query))
-
-
-async def _exception(
-    request: Request, route: str, status: int, kind: str, message: str
-) -> Response:
-    body = (await request.body())[:ECHO_BYTES].decode(errors="replace")
-    payload = {"exception": {"path": route, "body": body, "class": kind, "message": message}}
-    return Response(json.dumps(payload, indent=2), status, media_type="application/json")
+def _exception_json(path: str, body: str, kind: str, message: str) -> bytes:
+    """cyber-dojo's error object, pretty printed as its server prints it."""
+    payload = {"exception": {"path": path, "body": body, "class": kind, "message": message}}
+    return json.dumps(payload, indent=2).encode()
 
 
 def _respond(status: int, body: bytes) -> Response:

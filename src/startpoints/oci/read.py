@@ -91,11 +91,7 @@ def unpack_image(
 
 
 def _manifest(store: Store, ref: Reference, limits: Limits) -> tuple[dict[str, Any], Descriptor]:
-    data, descriptor = store.fetch_manifest(ref)
-    if len(data) > limits.manifest_bytes:
-        raise StoreError(
-            f"{ref}: its manifest is {len(data)} bytes, over the limit of {limits.manifest_bytes}"
-        )
+    data, descriptor = store.fetch_manifest(ref)  # capped by the store, before it is read
     return _object(data, f"{ref} manifest", limits), descriptor
 
 

@@ -20,6 +20,8 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -292,7 +294,7 @@ class RegistryStore:
             cap = max_body if ok else _ERROR_BODY
             declared = response.headers.get("Content-Length", "")
             if ok and method != "HEAD" and declared.isdigit() and int(declared) > cap:
-                raise _TooLarge(
+                raise StoreError(
                     f"{self.host} sent {declared} bytes for {url}, over the limit of {cap}"
                 )
             body = bytearray()
@@ -301,7 +303,7 @@ class RegistryStore:
                     body += chunk
                     if len(body) > cap:
                         if ok:
-                            raise _TooLarge(
+                            raise StoreError(
                                 f"{self.host} sent more than {cap} bytes for {url}, the limit"
                             )
                         del body[cap:]
@@ -317,34 +319,30 @@ class RegistryStore:
         drips or stalls ends the operation with an error, however it stalls (the exchange
         runs on a helper thread that is abandoned, not waited for, once time is up)."""
         deadline = self.limits.registry_deadline
-        outcome: list[requests.Response | BaseException] = []
+        outcome: Future[requests.Response] = Future()
         stop = threading.Event()
-        finished = threading.Event()
 
         def run() -> None:
             try:
-                outcome.append(self._retrying(ref, call, stop))
+                outcome.set_result(self._retrying(ref, call, stop))
             except BaseException as error:  # handed to the waiting thread
-                outcome.append(error)
-            finally:
-                finished.set()
+                outcome.set_exception(error)
 
         threading.Thread(target=run, name=f"registry {self.host}", daemon=True).start()
         ends = time.monotonic() + deadline
-        while not finished.wait(min(0.1, max(0.0, ends - time.monotonic()))):
+        while True:
+            try:
+                return outcome.result(timeout=min(0.1, max(0.0, ends - time.monotonic())))
+            except FutureTimeout:
+                pass
             if self.cancelled.is_set():
-                stop.set()
-                raise StoreError(f"{self.host}: {ref}: cancelled")
-            if time.monotonic() >= ends:
-                stop.set()
-                raise StoreError(
-                    f"{self.host}: no complete answer for {ref} within {deadline:g} s "
-                    "(--registry-timeout)"
-                )
-        result = outcome[0]
-        if isinstance(result, BaseException):
-            raise result
-        return result
+                why = f"{ref}: cancelled"
+            elif time.monotonic() >= ends:
+                why = f"no complete answer for {ref} within {deadline:g} s (--registry-timeout)"
+            else:
+                continue
+            stop.set()  # the helper makes no further attempt
+            raise StoreError(f"{self.host}: {why}")
 
     def _retrying(
         self, ref: Reference, call: Callable[[], requests.Response], stop: threading.Event
@@ -387,10 +385,6 @@ class RegistryStore:
 
 class _Retryable(StoreError):
     """A failure worth another attempt: a connection error, 429 or 5xx."""
-
-
-class _TooLarge(StoreError):
-    """A registry sent more than the limit for what was asked (not retried)."""
 
 
 def _errors(response: requests.Response) -> str:

@@ -16,7 +16,8 @@ class Store(Protocol):
         ...
 
     def fetch_manifest(self, ref: Reference) -> tuple[bytes, Descriptor]:
-        """The manifest's exact bytes; a digest in `ref` is verified."""
+        """The manifest's exact bytes; a digest in `ref` is verified. One larger than the
+        store's `limits.manifest_bytes` is refused before it is read."""
         ...
 
     def fetch_blob(self, ref: Reference, descriptor: Descriptor) -> bytes:

@@ -46,9 +46,9 @@ class Budget:
     def for_catalog(cls, limits: Limits) -> Budget:
         return cls(limits.catalog_bytes, limits.entries, limits.header_bytes, limits.path_bytes)
 
-    def spend(self, size: int, where: str) -> None:
+    def spend(self, size: int, where: str, entries: int = 1) -> None:
         self.bytes -= size
-        self.entries -= 1
+        self.entries -= entries
         if self.bytes < 0 or self.entries < 0:
             raise UnsafeContent(f"{where}: unpacks to more than the limit for one start point")
 
@@ -61,7 +61,7 @@ def apply(data: bytes, root: Path, *, where: str, budget: Budget) -> None:
     elif data[:4] == b"\x28\xb5\x2f\xfd":
         raise UnsafeContent(f"{where}: zstd layers are not supported")
     root.mkdir(parents=True, exist_ok=True)
-    real_root = root.resolve()
+    real_root = paths.real(root)
     info = _bounded_tarinfo(budget.header_bytes, where)
     try:
         with tarfile.open(fileobj=stream, mode="r|", tarinfo=info) as tar:
@@ -133,8 +133,7 @@ def _apply_member(
                 f"{where}: {member.name}: hard link to {member.linkname!r}, not a file unpacked before"
             )
         # Copied, not linked, and counted: 60 links to one 8 MB file write 480 MB.
-        budget.spend(linked.stat().st_size, where)
-        budget.entries += 1  # the entry itself was counted above
+        budget.spend(linked.stat().st_size, where, entries=0)  # the entry counted above
         shutil.copyfile(linked, target)
     else:
         raise UnsafeContent(f"{where}: {member.name}: device files and FIFOs are refused")
@@ -186,16 +185,16 @@ def remove(path: Path, root: Path) -> None:
 _LONG_HEADERS = (
     tarfile.XHDTYPE,
     tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
     tarfile.GNUTYPE_LONGNAME,
     tarfile.GNUTYPE_LONGLINK,
 )
-_SOLARIS_XHDTYPE = b"X"
 
 
 def _bounded_tarinfo(max_header: int, where: str) -> type[tarfile.TarInfo]:
     class BoundedTarInfo(tarfile.TarInfo):
         def _proc_member(self, tarfile_: tarfile.TarFile) -> Any:
-            if self.type in (*_LONG_HEADERS, _SOLARIS_XHDTYPE) and self.size > max_header:
+            if self.type in _LONG_HEADERS and self.size > max_header:
                 raise UnsafeContent(
                     f"{where}: a tar header of {self.size} bytes (limit {max_header})"
                 )

@@ -61,9 +61,7 @@ def copy_tree(source: Path, into: Path, budget: Budget, where: str) -> None:
             mode = path.lstat().st_mode
             if stat.S_ISLNK(mode):
                 try:
-                    if os.path.isabs(os.readlink(path)):
-                        raise paths.Outside("is absolute")
-                    paths.inside(root, path)
+                    paths.check_link(root, path)
                 except paths.Outside as error:
                     raise UnsafeContent(
                         f"{where}: {relative}: symlink leaves the folder: it {error}"

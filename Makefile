@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test check bench clean
+.PHONY: demo test check bench clean image dist
 
 check: $(BIN)/startpoints
 	$(BIN)/ruff check src tests bench examples
@@ -27,6 +27,17 @@ test: check
 	$(BIN)/pytest
 
 
+# The service image from the Dockerfile, by buildah on a Debian base made by mmdebstrap (set
+# BASE=python:3.11-slim-bookworm where Docker Hub is reachable); DEST=docker://HOST/REPO:TAG
+# or DEST=oci:PATH:NAME pushes it there.
+image: $(BIN)/startpoints
+	scripts/debian-packages.sh
+	PYTHON=$(BIN)/python scripts/service-image.sh $(DEST)
+
+# A wheel of startpoints in dist/, for `pip install dist/startpoints-*.whl`.
+dist: $(BIN)/startpoints
+	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
+
 bench: $(BIN)/startpoints
 	scripts/debian-packages.sh
 	$(BIN)/python bench/publish.py
@@ -36,4 +47,4 @@ bench: $(BIN)/startpoints
 	$(BIN)/python bench/hostile.py
 
 clean:
-	rm -rf $(VENV) demo build *.egg-info src/*.egg-info
+	rm -rf $(VENV) demo build dist *.egg-info src/*.egg-info

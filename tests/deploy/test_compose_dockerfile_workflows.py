@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tomllib
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -56,6 +60,7 @@ def test_github_workflows_are_valid_and_run_startpoints() -> None:
     files = [
         ROOT / ".github" / "workflows" / "publish-start-point.yml",
         ROOT / "deploy" / "ci" / "languages-start-points.yml",
+        ROOT / ".github" / "workflows" / "release.yml",
     ]
     done = subprocess.run(
         [
@@ -81,6 +86,48 @@ def test_github_workflows_are_valid_and_run_startpoints() -> None:
     catalog = yaml.safe_load(files[1].read_text())
     runs = " ".join(str(s.get("run", "")) for s in catalog["jobs"]["assemble"]["steps"])
     assert "startpoints assemble --from start-points.txt" in runs and "--tag" in runs
+
+
+INSTALL = re.compile(r"startpoints @ git\+https://github\.com/cyber-dojo/startpoints@(v[0-9.]+)")
+
+
+def test_workflows_install_startpoints_from_this_release_tag() -> None:
+    # `pip install startpoints` names nothing published: each workflow installs this repository
+    # at the tag of this version, which the release workflow requires to match pyproject.toml.
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    for path in [
+        ROOT / ".github" / "workflows" / "publish-start-point.yml",
+        ROOT / "deploy" / "ci" / "languages-start-points.yml",
+    ]:
+        text = path.read_text()
+        assert INSTALL.findall(text) == [f"v{version}"], path
+        assert "pip install startpoints\n" not in text
+    release = (ROOT / ".github" / "workflows" / "release.yml").read_text()
+    assert '"v$version"' in release and ":latest" not in release
+
+
+def test_pip_installs_startpoints_from_the_repository_at_a_tag(tmp_path: Path) -> None:
+    """The install form the workflows use, for real: pip builds startpoints from a git URL at
+    a tag (a local clone stands in for GitHub)."""
+    clone = tmp_path / "startpoints"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "tag", "v0.0.0-test"], check=True)
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+            "--wheel-dir", str(tmp_path / "wheels"),
+            f"startpoints @ git+file://{clone}@v0.0.0-test",
+        ],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (wheel,) = (tmp_path / "wheels").glob("startpoints-*.whl")
+    with zipfile.ZipFile(wheel) as built:
+        names = built.namelist()
+        entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+        assert "startpoints = startpoints.cli.main:main" in built.read(entry_points).decode()
+    assert "startpoints/py.typed" in names and "startpoints/oci/cri_api/cri_image_service_pb2.py" in names
 
 
 def test_no_deploy_default_names_a_latest_image() -> None:

@@ -127,7 +127,10 @@ def test_pip_installs_startpoints_from_the_repository_at_a_tag(tmp_path: Path) -
         names = built.namelist()
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         assert "startpoints = startpoints.cli.main:main" in built.read(entry_points).decode()
-    assert "startpoints/py.typed" in names and "startpoints/oci/cri_api/cri_image_service_pb2.py" in names
+    assert (
+        "startpoints/py.typed" in names
+        and "startpoints/oci/cri_api/cri_image_service_pb2.py" in names
+    )
 
 
 def test_no_deploy_default_names_a_latest_image() -> None:

@@ -71,7 +71,9 @@ def catalog_rootfs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
         with tarfile.open(blob) as layer:
             layer.extractall(
                 rootfs,
-                members=[m for m in layer if not (m.isdev() or m.name.startswith(("dev/", "./dev/")))],
+                members=[
+                    m for m in layer if not (m.isdev() or m.name.startswith(("dev/", "./dev/")))
+                ],
                 filter="tar",
             )
     os.chmod(work, 0o755)

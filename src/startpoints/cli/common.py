@@ -70,8 +70,19 @@ def open_catalog(args: Any) -> Any:
 
 
 def pull_backend(args: argparse.Namespace) -> Any:
-    """The backend --pull names; the engine defaults to $DOCKER_HOST, as docker's client does."""
+    """The backend --pull names; the engine defaults to $DOCKER_HOST, as docker's client does.
+    Each failed pull and its retry is reported on stderr, one line each."""
+    import logging
+    import sys
+
     from startpoints.workflows import pull
+
+    reports = logging.getLogger("startpoints.pull")
+    if not reports.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("startpoints: %(message)s"))
+        reports.addHandler(handler)
+        reports.propagate = False
 
     endpoint = args.pull_endpoint or (
         os.environ.get("DOCKER_HOST") if args.pull == "docker" else None

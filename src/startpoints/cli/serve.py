@@ -72,12 +72,16 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     sha = os.environ.get("SHA") or _installed_commit()
-    server.run(
-        app.build(catalog, sha=sha, readiness=readiness),
-        host=args.host,
-        port=port,
-        access_log=not args.no_access_log,
-    )
+    try:
+        server.run(
+            app.build(catalog, sha=sha, readiness=readiness),
+            host=args.host,
+            port=port,
+            access_log=not args.no_access_log,
+        )
+    finally:
+        if readiness is not None:
+            readiness.stop()  # no retry starts after the server has stopped
     return 0
 
 

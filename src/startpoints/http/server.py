@@ -17,7 +17,7 @@ def run(app: Any, *, host: str, port: int, access_log: bool = True) -> None:
     access.setLevel(logging.INFO if access_log else logging.WARNING)
     access.propagate = False
     # uvicorn's own access log is off: ours is one JSON object per request.
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -26,3 +26,6 @@ def run(app: Any, *, host: str, port: int, access_log: bool = True) -> None:
         server_header=False,
         date_header=False,
     )
+    # Server.run, not uvicorn.run, which swallows the KeyboardInterrupt uvicorn re-raises
+    # after a graceful stop on SIGINT: the process then exits 130, as on SIGTERM 143.
+    uvicorn.Server(config).run()

@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -126,10 +125,7 @@ class Puller:
         """Check every image, pull the missing ones (retrying each until it succeeds or the
         puller stops); True when every image is present."""
         self.marker_matched = self._marker_matches()
-        with ThreadPoolExecutor(
-            max_workers=self.jobs, thread_name_prefix="startpoints-pull"
-        ) as pool:
-            results = list(pool.map(self._ensure, self.images))
+        results = _on_daemon_threads(self._ensure, self.images, self.jobs)
         if all(results):
             self._write_marker()
             with self._lock:
@@ -171,9 +167,16 @@ class Puller:
                 self._set(image, state="failed", error=message)
                 with self._lock:
                     self._last_error = message
-                log.warning("pull %s failed (attempt %d): %s", image, attempt, message)
                 if self.attempts is None or attempt < self.attempts:
-                    self._sleep(self.backoff.delay(attempt))
+                    delay = self.backoff.delay(attempt)
+                    log.warning(
+                        "%s (attempt %d%s); retrying in %g s",
+                        message,
+                        attempt,
+                        f" of {self.attempts}" if self.attempts else "",
+                        delay,
+                    )
+                    self._sleep(delay)
         self.on_done(image, self._states[image].error)
         return False
 
@@ -203,6 +206,33 @@ class Puller:
         with os.fdopen(fd, "w") as out:
             json.dump(self._key(), out)
         os.replace(tmp, self.marker)
+
+
+def _on_daemon_threads(work: Callable[[str], bool], items: Sequence[str], jobs: int) -> list[bool]:
+    """`work` over `items` on at most `jobs` daemon threads. Not a ThreadPoolExecutor: Python
+    joins its workers at exit, so a pull hanging in the runtime, or one sleeping before a
+    retry, would hold a stopping process past its grace period. Daemon threads end with it."""
+    pending = iter(enumerate(items))
+    taking = threading.Lock()
+    results: list[bool] = [False] * len(items)
+
+    def worker() -> None:
+        while True:
+            with taking:
+                index, item = next(pending, (-1, ""))
+            if index < 0:
+                return
+            results[index] = work(item)
+
+    threads = [
+        threading.Thread(target=worker, name="startpoints-pull", daemon=True)
+        for _ in range(min(jobs, len(items)))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()  # interruptible: a signal's handler runs in the waiting main thread
+    return results
 
 
 class EngineBackend:

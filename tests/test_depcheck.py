@@ -68,3 +68,60 @@ def test_nothing_in_the_library_imports_the_cli() -> None:
         and any(m.startswith("startpoints.cli") for m in imports(p))
     ]
     assert offenders == []
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def every_import(path: Path) -> set[str]:
+    """Every module a file imports, wherever the statement sits (`from a import b` counts as
+    `a` and `a.b`, which may be a module), but not under TYPE_CHECKING, which runs nothing."""
+    found: set[str] = set()
+    tree = ast.parse(path.read_text())
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for inner in ast.walk(node)
+    }
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+    return {m for m in found if m.startswith("startpoints")}
+
+
+def test_imports_point_one_way() -> None:
+    """No two modules import each other, directly or round a loop, wherever the import
+    statement sits: shared helpers live in a module of their own (cli/common.py,
+    sources/source.py) that imports neither side."""
+    names = {module_name(p): p for p in modules() if "cri_api" not in p.parts}
+    graph = {
+        name: {m for m in every_import(path) if m in names and m != name}
+        for name, path in names.items()
+    }
+    loops = []
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in visiting:
+            loops.append(" -> ".join([*visiting[visiting.index(name) :], name]))
+            return
+        if name in done:
+            return
+        visiting.append(name)
+        for other in sorted(graph[name]):
+            visit(other)
+        visiting.pop()
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name)
+    assert loops == []

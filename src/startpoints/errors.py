@@ -29,6 +29,15 @@ class StoreError(StartpointsError):
     """A registry or layout failed to answer properly (unreachable, 5xx, bad digest, refused)."""
 
 
+class Unreachable(StoreError):
+    """A registry could not be reached at all (refused, unresolvable, timed out, TLS)."""
+
+    def __init__(self, host: str, cause: str) -> None:
+        super().__init__(f"{host}: unreachable ({cause})")
+        self.host = host
+        self.cause = cause
+
+
 class GitError(StartpointsError):
     """A git repository could not be read (not a repo, unknown commit, git failed)."""
 

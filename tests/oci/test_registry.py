@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from startpoints.core.reference import parse
-from startpoints.errors import NotFound, StoreError
+from startpoints.errors import InvalidStartPoint, NotFound, StoreError, Unreachable
 from startpoints.oci import image, layer, mediatypes, write
 from startpoints.oci.descriptor import Descriptor
 from startpoints.oci.registry import RegistryStore, Retry
+from startpoints.oci.stores import Stores
+from startpoints.workflows import assemble
 from tests.servers import FaultyProxy, Registry, free_port
 
 FAST = Retry(attempts=3, backoff=0.01, cap=0.05)
@@ -90,8 +92,22 @@ def test_blob_with_wrong_size_or_digest_is_refused(
 def test_unreachable_registry_gives_up_after_bounded_retries() -> None:
     host = f"127.0.0.1:{free_port()}"
     store = store_for(host)
-    with pytest.raises(StoreError, match=rf"{host} unreachable.*gave up after 3 attempts"):
+    with pytest.raises(Unreachable) as raised:
         store.resolve(parse(f"{host}/a/b:1"))
+    # one line: the host and the cause, not the HTTP library's chain of wrappers
+    assert str(raised.value) == f"{host}: unreachable (connection refused; 3 attempts)"
+    with pytest.raises(Unreachable, match=r"^nohost\.invalid: unreachable \(host name not found"):
+        store_for("nohost.invalid").resolve(parse("nohost.invalid/a/b:1"))
+
+
+def test_one_problem_per_unreachable_registry_however_many_sources_name_it() -> None:
+    host = f"127.0.0.1:{free_port()}"
+    texts = [f"{host}/cdsp/lang_{i}:1a2b3c4" for i in range(5)]
+    with pytest.raises(InvalidStartPoint) as raised:
+        assemble.assemble(assemble.Request(sources=texts), Stores(retry=FAST))
+    (problem,) = raised.value.problems
+    assert str(problem).startswith(f"{host}: unreachable (connection refused")
+    assert "5 sources not fetched" in str(problem) and "and 2 more" in str(problem)
 
 
 def test_5xx_retried_then_reported(registry: Registry, tmp_path: Path, unique: str) -> None:

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from startpoints import sources
 from startpoints.errors import UnsafeContent
 from startpoints.oci.stores import Stores
-from startpoints.sources import source
 from tests.conftest import EXAMPLES, RepoFactory, git
 
 
 def fetch(path: Path, tmp_path: Path) -> tuple[Path, object, list[str]]:
     into = tmp_path / "catalog" / "0"
     said: list[str] = []
-    provenance = source.parse(str(path)).fetch(into, Stores(), said.append)
+    provenance = sources.parse(str(path)).fetch(into, Stores(), said.append)
     return into, provenance, said
 
 

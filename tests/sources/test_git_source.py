@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from startpoints import sources
 from startpoints.errors import GitError
 from startpoints.oci.stores import Stores
 from startpoints.sources import source
@@ -22,7 +23,7 @@ def serve(repo: Path, daemon: GitDaemon, name: str) -> str:
 def fetch(text: str, tmp_path: Path) -> tuple[Path, object]:
     into = tmp_path / "catalog" / "0"
     into.parent.mkdir(parents=True, exist_ok=True)
-    return into, source.parse(text).fetch(into, Stores(), lambda _: None)
+    return into, sources.parse(text).fetch(into, Stores(), lambda _: None)
 
 
 def test_a_tip_commit_is_fetched_shallow(
@@ -80,10 +81,10 @@ def test_an_unreachable_server_is_a_clear_error_without_credentials(tmp_path: Pa
 
 def test_parse_takes_exactly_seven_hex_digits() -> None:
     assert isinstance(
-        source.parse("384f486@https://github.com/cyber-dojo-start-points/java-junit"), GitSource
+        sources.parse("384f486@https://github.com/cyber-dojo-start-points/java-junit"), GitSource
     )
     with pytest.raises(source.BadSource):
-        source.parse("384f48@https://github.com/cyber-dojo-start-points/java-junit")
+        sources.parse("384f48@https://github.com/cyber-dojo-start-points/java-junit")
 
 
 def test_only_start_point_is_exported_when_the_repo_has_one(

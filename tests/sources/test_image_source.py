@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from startpoints import sources
 from startpoints.core.reference import Reference, parse
 from startpoints.errors import StartpointsError, StoreError
 from startpoints.oci import mediatypes
@@ -78,7 +79,7 @@ def push_raw_image(
 def fetch(ref: Reference, stores: Stores, tmp_path: Path) -> tuple[Path, object]:
     into = tmp_path / "out" / "0"
     into.parent.mkdir(parents=True, exist_ok=True)
-    provenance = source.parse(str(ref)).fetch(into, stores, lambda _: None)
+    provenance = sources.parse(str(ref)).fetch(into, stores, lambda _: None)
     return into, provenance
 
 
@@ -190,17 +191,19 @@ def test_a_layer_whose_size_or_digest_does_not_match_is_refused(
     [
         ("ghcr.io/cdsp/java_junit", "needs a tag or a digest"),
         ("ghcr.io/cdsp/java_junit:latest", ":latest moves"),
-        ("Not A Ref", "not a folder"),
+        ("Not A Ref", "no such folder, and not a sha7@git-url or an image reference"),
+        ("/no/such/place", "no such folder$"),
+        ("./nor/here", "no such folder$"),
     ],
 )
 def test_bad_image_sources_are_refused(text: str, reason: str) -> None:
     with pytest.raises(source.BadSource, match=reason):
-        source.parse(text)
+        sources.parse(text)
 
 
 def test_a_digest_or_sha7_tag_is_an_image_source() -> None:
-    assert isinstance(source.parse("ghcr.io/cdsp/java_junit:4edf92a"), ImageSource)
-    assert isinstance(source.parse("ghcr.io/cdsp/java_junit@sha256:" + "a" * 64), ImageSource)
+    assert isinstance(sources.parse("ghcr.io/cdsp/java_junit:4edf92a"), ImageSource)
+    assert isinstance(sources.parse("ghcr.io/cdsp/java_junit@sha256:" + "a" * 64), ImageSource)
 
 
 def test_a_blob_changed_on_the_way_is_refused(

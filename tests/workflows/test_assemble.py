@@ -224,7 +224,8 @@ def test_any_problem_writes_and_pushes_nothing(
         (["ghcr.io/cdsp/java_junit:latest"], ":latest moves"),
         (["ghcr.io/cdsp/java_junit"], "needs a tag or a digest"),
         ([str(EXAMPLES / "bash-bats"), str(EXAMPLES / "bash-bats")], "is given more than once"),
-        (["not a source at all"], "not a folder, a sha7@git-url, or an image reference"),
+        (["not a source at all"], "no such folder, and not a sha7@git-url or an image reference"),
+        (["/no/such/folder"], "/no/such/folder: no such folder"),
     ],
 )
 def test_bad_sources_are_refused_before_any_fetch(

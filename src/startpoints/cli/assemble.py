@@ -80,7 +80,12 @@ def run(args: argparse.Namespace) -> int:
         result = assemble.assemble(request, common.stores(args), say=_say, done=done)
     if args.json:
         print(json.dumps(result.as_json()))
-    print(f"{len(result.start_points)} start points ({result.kind})", file=sys.stderr)
+    from startpoints.core import words
+
+    checked = f"{words.count(len(result.start_points), 'start point')} ({result.kind})"
+    if args.output is None and args.tag is None:
+        checked += ": checked, nothing written (give --output DIR or --tag REF)"
+    print(checked, file=sys.stderr)
     if result.image is not None:
         print(result.image)
     return 0

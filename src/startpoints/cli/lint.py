@@ -34,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         for problem in report.problems:
             print(problem)
-    checked = f"{len(report.entries)} start points checked ({args.kind})"
+    from startpoints.core import words
+
+    checked = f"{words.count(len(report.entries), 'start point')} checked ({args.kind})"
     print(f"{checked}, {len(report.problems)} problems", file=sys.stderr)
     return 1 if report.problems else 0

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import ssl
 import threading
 import time
 import urllib.parse
@@ -35,7 +37,7 @@ import requests.utils
 from startpoints.core import strictjson
 from startpoints.core.limits import DEFAULT, Limits
 from startpoints.core.reference import Reference
-from startpoints.errors import NotFound, StoreError
+from startpoints.errors import NotFound, StoreError, Unreachable
 from startpoints.oci import mediatypes
 from startpoints.oci.descriptor import Descriptor, sha256
 
@@ -249,9 +251,7 @@ class RegistryStore:
                 if changed:
                     response = self._fetch(method, url, headers, data, max_body)
         except requests.RequestException as error:
-            raise _Retryable(
-                f"{self.host} unreachable while {method} {ref}: {_short(error)}"
-            ) from None
+            raise _Unreachable(self.host, _cause(error)) from None
         except oras.auth.AuthenticationException as error:
             raise StoreError(
                 f"{self.host}: authentication for {ref.name} failed: {error}"
@@ -348,6 +348,7 @@ class RegistryStore:
         self, ref: Reference, call: Callable[[], requests.Response], stop: threading.Event
     ) -> requests.Response:
         last = ""
+        unreachable: _Unreachable | None = None
         for attempt in range(self.retry.attempts):
             if attempt:
                 time.sleep(self.retry.delay(attempt - 1))
@@ -355,14 +356,20 @@ class RegistryStore:
                 break
             try:
                 response = call()
+            except _Unreachable as error:
+                unreachable = error
+                continue
             except _Retryable as error:
                 last = str(error)
+                unreachable = None
                 continue
             if response.status_code not in _RETRY_STATUS:
                 return response
             last = (
                 f"{self.host} answered {response.status_code} for {response.request.method} {ref}"
             )
+        if unreachable is not None:  # one line naming the host and why, not the library's dump
+            raise Unreachable(self.host, f"{unreachable.cause}; {self.retry.attempts} attempts")
         raise StoreError(f"{last} (gave up after {self.retry.attempts} attempts)")
 
     def _check(
@@ -387,6 +394,39 @@ class _Retryable(StoreError):
     """A failure worth another attempt: a connection error, 429 or 5xx."""
 
 
+class _Unreachable(_Retryable, Unreachable):
+    """No answer at all this attempt; after the last, an Unreachable leaves."""
+
+
+def _cause(error: BaseException) -> str:
+    """Why a request got no answer, in a few words: the innermost OS or TLS error beneath the
+    requests and urllib3 wrappers (each wraps the next in `reason`, `args` or `__context__`)."""
+    seen: set[int] = set()
+    pending: list[object] = [error]
+    while pending:
+        current = pending.pop(0)
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return f"TLS: {current.reason or current}"
+        if isinstance(current, socket.gaierror):
+            return "host name not found"
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(current, ConnectionResetError):
+            return "connection reset"
+        if isinstance(current, (TimeoutError, socket.timeout)):
+            return "timed out"
+        if type(current).__name__ == "NameResolutionError":
+            return "host name not found"
+        if isinstance(current, requests.Timeout):
+            return "timed out"
+        pending += [getattr(current, "reason", None), *current.args, current.__context__]
+        pending.append(current.__cause__)
+    return _short(error)
+
+
 def _errors(response: requests.Response) -> str:
     """The distribution API's error codes and messages, each cut short: a registry's words."""
     try:
@@ -400,7 +440,7 @@ def _errors(response: requests.Response) -> str:
         return ""
 
 
-def _short(error: Exception | str) -> str:
+def _short(error: BaseException | str) -> str:
     text = str(error)
     return text if len(text) < 200 else text[:197] + "..."
 

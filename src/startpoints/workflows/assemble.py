@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from startpoints.core import catalog, lint, manifest, reference
+from startpoints import sources
+from startpoints.core import catalog, lint, manifest, reference, words
 from startpoints.core.manifest import Kind
 from startpoints.core.problem import Problem
 from startpoints.core.provenance import Provenance
 from startpoints.core.reference import Reference
-from startpoints.errors import InvalidStartPoint, StartpointsError, TagConflict
+from startpoints.errors import InvalidStartPoint, StartpointsError, TagConflict, Unreachable
 from startpoints.oci import image, layer, mediatypes, read, write
 from startpoints.oci.descriptor import Descriptor
 from startpoints.oci.image import Image
 from startpoints.oci.stores import Stores
-from startpoints.sources import source as sources
 from startpoints.sources.source import Source
 
 CATALOG_PATH = "startpoints/catalog"  # where a catalog image holds the catalog folder
@@ -74,7 +74,7 @@ def assemble(
     done: Callable[[str, str | None], None] = lambda _s, _e: None,
 ) -> Result:
     """`done(source, error)` is called as each source finishes, for progress."""
-    parsed = _parse_sources(request.sources)
+    parsed = parse_sources(request.sources)
     staging_parent = request.output.parent if request.output else None
     if staging_parent:
         staging_parent.mkdir(parents=True, exist_ok=True)
@@ -103,11 +103,12 @@ def assemble(
         if request.output is not None:
             _replace_folder(staging, request.output)
             result.output = request.output
-            say(f"wrote {request.output}: {len(entries)} start points")
+            say(f"wrote {request.output}: {words.count(len(entries), 'start point')}")
     return result
 
 
-def _parse_sources(texts: Sequence[str]) -> list[Source]:
+def parse_sources(texts: Sequence[str]) -> list[Source]:
+    """Each text as a source; every bad or repeated one named at once, before any I/O."""
     if not texts:
         raise StartpointsError("no sources given")
     seen: set[str] = set()
@@ -122,7 +123,9 @@ def _parse_sources(texts: Sequence[str]) -> list[Source]:
         except StartpointsError as error:
             problems.append(Problem(text, str(error).removeprefix(f"{text}: ")))
     if problems:
-        raise InvalidStartPoint(f"{len(problems)} bad sources; nothing fetched", list(problems))
+        raise InvalidStartPoint(
+            f"{words.count(len(problems), 'bad source')}; nothing fetched", list(problems)
+        )
     return parsed
 
 
@@ -178,7 +181,11 @@ def _check(
     entries: list[catalog.Entry] = []
     provenance: list[dict[str, Any]] = []
     problems: list[Problem] = []
+    unreachable: dict[str, tuple[Unreachable, list[str]]] = {}
     for i, (src, outcome) in enumerate(zip(parsed, fetched, strict=True)):
+        if isinstance(outcome, Unreachable):  # one problem per registry, not one per source
+            unreachable.setdefault(outcome.host, (outcome, []))[1].append(src.text)
+            continue
         if isinstance(outcome, StartpointsError):
             problems.append(Problem(src.text, f"cannot be fetched: {outcome}"))
             continue
@@ -192,6 +199,14 @@ def _check(
             if loaded is not None:
                 entries.append(catalog.Entry(file, loaded, src.text))
                 provenance.append({"index": i, **outcome.as_json(), "image_digest": None})
+    for host, (error, texts) in unreachable.items():
+        shown = ", ".join(texts[:3]) + (f" and {len(texts) - 3} more" if len(texts) > 3 else "")
+        problems.append(
+            Problem(
+                host,
+                f"unreachable ({error.cause}): {words.count(len(texts), 'source')} not fetched: {shown}",
+            )
+        )
     problems += catalog.problems(entries)
     return entries, provenance, problems
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from startpoints.core import catalog, served
 from startpoints.core.reference import parse
 from startpoints.core.served import Served
-from startpoints.errors import StartpointsError
+from startpoints.errors import BadReference, StartpointsError
 from startpoints.oci import read, unpack
 from startpoints.oci.stores import Stores
 from startpoints.workflows.assemble import CATALOG_PATH
@@ -21,7 +21,16 @@ def open_catalog(text: str, stores: Stores, workdir: Path | None = None) -> Serv
     `workdir` (default: a new temporary folder), once."""
     if Path(text).is_dir():
         return served.load(Path(text))
-    ref = parse(text)
+    if Path(text).exists():
+        raise StartpointsError(f"{text}: not a folder")
+    if text.startswith(("/", ".", "~")):
+        raise StartpointsError(f"{text}: no such folder")
+    try:
+        ref = parse(text)
+    except BadReference as error:
+        raise StartpointsError(
+            f"{text}: no such folder, and not an image reference ({error})"
+        ) from None
     root = Path(tempfile.mkdtemp(prefix="startpoints-catalog-", dir=workdir))
     budget = unpack.Budget.for_catalog(stores.limits)
     read.unpack_image(stores.for_ref(ref), ref, root, budget, stores.limits)

@@ -117,6 +117,16 @@ def is_dirty(repo: Path) -> bool:
     return bool(_git(repo, "status", "--porcelain", doing="reading the work tree status").strip())
 
 
+def differs(repo: Path, sha: str, path: str) -> list[str]:
+    """Files under `path` whose work-tree content is not what commit `sha` holds: changed,
+    deleted or untracked (ignored files aside)."""
+    changed = _git(repo, "diff", "--name-only", sha, "--", path, doing=f"comparing with {sha}")
+    untracked = _git(
+        repo, "ls-files", "--others", "--exclude-standard", "--", path, doing="listing files"
+    )
+    return sorted({*changed.splitlines(), *untracked.splitlines()} - {""})
+
+
 def is_repo(path: Path) -> bool:
     try:
         return _git(path, "rev-parse", "--is-inside-work-tree", doing="probing").strip() == "true"

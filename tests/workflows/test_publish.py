@@ -449,3 +449,23 @@ def test_a_tag_written_by_someone_else_meanwhile_is_left_as_it_is(
     theirs = stores.for_ref(direct).resolve(direct.with_tag(sha7))
     data, _ = stores.for_ref(direct).fetch_manifest(direct.with_tag(sha7))
     assert theirs is not None and json.loads(data)["annotations"] == {"test": "someone else"}
+
+
+def test_a_work_tree_differing_from_the_commit_is_warned_about(
+    make_repo: RepoFactory, language_image: Callable[..., Reference], stores: Stores
+) -> None:
+    repo = make_repo()
+    said: list[str] = []
+    publish.publish(request(repo, language_image()), stores, say=said.append)
+    assert not [s for s in said if s.startswith("warning")]  # clean: nothing to warn about
+
+    (repo / "start_point" / "hiker.py").write_text("edited, not committed\n")
+    (repo / "start_point" / "new.py").write_text("untracked\n")
+    (repo / "README.md").write_text("outside start_point/: not published, not warned about\n")
+    said.clear()
+    result = publish.publish(request(repo, language_image()), stores, say=said.append)
+    (warning,) = [s for s in said if s.startswith("warning")]
+    assert "start_point/hiker.py, start_point/new.py" in warning and "README" not in warning
+    assert f"differs from {result.revision[:7]}" in warning and "not the work tree" in warning
+    files = start_point_files(stores, result.start_point)
+    assert b"edited" not in files["start_point/hiker.py"] and "start_point/new.py" not in files

@@ -179,13 +179,30 @@ def test_cri_pulls_into_containerds_k8s_namespace(
 def test_bounded_attempts_give_up_and_report(
     registry: Registry, podman: Podman, unique: str
 ) -> None:
-    missing = f"{registry.host}/lang{unique}/never:ci"
+    from tests.servers import free_port
+
+    down = f"127.0.0.1:{free_port()}/lang{unique}/never:ci"  # no answer: worth retrying
+    missing = f"{registry.host}/lang{unique}/never:ci"  # the registry's answer: no such image
     puller = pull.Puller(
-        [missing], pull.EngineBackend(podman.url, None), identity="x", attempts=2, backoff=FAST
+        [down, missing],
+        pull.EngineBackend(podman.url, None),
+        identity="x",
+        attempts=3,
+        backoff=FAST,
     )
     assert not puller.run_once()
+    state = puller.states()[down]
+    assert (
+        state["state"] == "failed"
+        and state["attempts"] == 3
+        and "connection refused" in state["error"]
+    )
     state = puller.states()[missing]
-    assert state["state"] == "failed" and state["attempts"] == 2 and missing in state["error"]
+    assert (
+        state["state"] == "failed"
+        and state["attempts"] == 1
+        and "manifest unknown" in state["error"]
+    )
 
 
 def test_unknown_backend() -> None:

@@ -50,5 +50,8 @@ def run(args: argparse.Namespace) -> int:
     failed = {image: s for image, s in states.items() if s["state"] != "present"}
     for image, state in failed.items():
         print(f"startpoints: error: {state['error'] or image + ': not present'}", file=sys.stderr)
-    print(f"{len(states) - len(failed)} of {len(states)} images present", file=sys.stderr)
+    from startpoints.core import words
+
+    present = f"{len(states) - len(failed)} of {words.count(len(states), 'image')}"
+    print(f"{present} present", file=sys.stderr)
     return 0 if ok else 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import grpc
 
-from startpoints.errors import StoreError
+from startpoints.errors import NotFound, StoreError
 from startpoints.oci.cri_api import cri_image_service_pb2 as api
 from startpoints.oci.cri_api import cri_image_service_pb2_grpc as rpc
 
@@ -39,7 +39,12 @@ class Cri:
                 timeout=self._timeout,
             )
         except grpc.RpcError as error:
-            raise StoreError(f"{self.endpoint}: PullImage {image}: {_why(error)}") from None
+            why = _why(error)
+            # containerd answers UNKNOWN "... failed to resolve reference ...: not found"
+            missing = error.code() == grpc.StatusCode.NOT_FOUND or why.endswith(": not found")
+            raise (NotFound if missing else StoreError)(
+                f"{self.endpoint}: PullImage {image}: {why}"
+            ) from None
         return str(pulled.image_ref)
 
     def images(self) -> list[str]:

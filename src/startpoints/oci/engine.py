@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ import docker
 import docker.errors
 import requests
 
-from startpoints.errors import StoreError
+from startpoints.errors import NotFound, StoreError
 from startpoints.oci.descriptor import Descriptor
 from startpoints.oci.image import Image
 
@@ -64,7 +65,7 @@ class Engine:
         try:
             with self._errors(f"inspecting {name}"):
                 return str(self._client.images.get(name).id)
-        except _Missing:
+        except NotFound:
             return None
 
     def build(self, context: Path, tag: str, dockerfile: str = "Dockerfile") -> str:
@@ -78,16 +79,25 @@ class Engine:
         repository, _, tag = (
             name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")
         )
-        with self._errors(f"pulling {name}"):
-            pulled = self._client.images.pull(repository, tag=tag or None, auth_config=auth)
-        return str(pulled.id)
+        doing = f"pulling {name}"
+        with self._errors(doing):
+            # The progress stream, not images.pull: that discards the stream's error and then
+            # reports whatever went wrong as "no such image".
+            for event in self._client.api.pull(
+                repository, tag=tag or None, auth_config=auth, stream=True, decode=True
+            ):
+                failed = event.get("error") if isinstance(event, dict) else None
+                if failed:
+                    missing = _MISSING.search(str(failed))
+                    raise (NotFound if missing else StoreError)(f"{self.url}: {doing}: {failed}")
+        return self.image_id(name) or ""
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
         try:
             yield
         except docker.errors.ImageNotFound as error:
-            raise _Missing(
+            raise NotFound(
                 f"{self.url}: {doing}: not found: {error.explanation or error}"
             ) from None
 
@@ -99,8 +109,11 @@ class Engine:
             raise StoreError(f"{self.url}: {doing}: engine unreachable: {error}") from None
 
 
-class _Missing(StoreError):
-    pass
+# How engines word "the registry answered: no such image" (Docker, podman), as against a
+# failure to get an answer at all.
+_MISSING = re.compile(
+    r"manifest unknown|name unknown|repository does not exist|: not found$", re.IGNORECASE
+)
 
 
 def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:

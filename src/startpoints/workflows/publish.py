@@ -88,6 +88,12 @@ def publish(
     language = request.image.with_tag(commit.sha7)
     target = _startpoints_repo(request).with_tag(commit.sha7)
     say(f"publishing {request.repo_dir} at {commit.sha7} as {target}")
+    if differing := git.differs(request.repo_dir, commit.sha, START_POINT):
+        shown = ", ".join(differing[:5]) + (" ..." if len(differing) > 5 else "")
+        say(
+            f"warning: {request.repo_dir}: {START_POINT}/ in the work tree differs from "
+            f"{commit.sha7} ({shown}); publishing the commit, not the work tree"
+        )
 
     language_store = stores.for_ref(language)
     existing_tag, language_digest = _language_digest(language_store, request.image, language)

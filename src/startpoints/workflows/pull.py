@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from startpoints.errors import StartpointsError
+from startpoints.errors import NotFound, StartpointsError
 
 log = logging.getLogger("startpoints.pull")
 
@@ -167,6 +167,8 @@ class Puller:
                 self._set(image, state="failed", error=message)
                 with self._lock:
                     self._last_error = message
+                if isinstance(error, NotFound) and self.attempts is not None:
+                    break  # an answer, not a failure to get one: a one-shot pull stops here
                 if self.attempts is None or attempt < self.attempts:
                     delay = self.backoff.delay(attempt)
                     log.warning(

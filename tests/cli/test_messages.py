@@ -57,3 +57,63 @@ def test_counts_read_right(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
         "--output", str(tmp_path / "d"),
     )  # fmt: skip
     assert code == 0 and "2 start points (languages)" in err
+
+
+def test_serve_announces_serving_only_once_the_port_is_bound(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    taken = socket.create_server(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    command = [sys.executable, "-m", "startpoints", "serve", str(EXAMPLES / "bash-bats")]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    finally:
+        taken.close()
+    assert done.returncode != 0
+    assert "serving" not in done.stderr and "address already in use" in done.stderr.lower()
+
+
+def test_once_serving_is_announced_the_port_answers() -> None:
+    import subprocess
+    import sys
+    import urllib.request
+
+    from tests.servers import free_port
+
+    port = free_port()
+    command = [sys.executable, "-m", "startpoints", "serve", str(EXAMPLES / "bash-bats")]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if line.startswith("serving"):
+                break
+        assert line == f"serving 1 start point (languages) on 127.0.0.1:{port}\n"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/alive", timeout=5) as answer:
+            assert answer.status == 200  # no wait between the announcement and the answer
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("verb", ["lint", "publish", "assemble", "create", "serve", "pull", "k8s"])
+def test_help_shows_positionals_defaults_and_an_example(
+    capsys: pytest.CaptureFixture[str], verb: str
+) -> None:
+    if verb == "create":  # cyber-dojo's grammar, parsed by hand: help is a return, not an exit
+        assert main([verb, "--help"]) == 0
+    else:
+        with pytest.raises(SystemExit) as exited:
+            main([verb, "--help"])
+        assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert "positional arguments:" in text
+    positionals = text.split("positional arguments:")[1].split("\n\n")[0].strip().splitlines()
+    assert positionals and all(len(line.split(None, 1)) == 2 for line in positionals), positionals
+    assert f"example:\n  startpoints {verb} " in text
+    if verb in ("assemble", "serve", "pull"):
+        assert "(default: " in text

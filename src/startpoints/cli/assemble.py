@@ -13,8 +13,12 @@ from startpoints.errors import StartpointsError
 
 
 def add(verbs: Any) -> None:
-    parser = verbs.add_parser(
-        "assemble", help="assemble a catalog from start-point images, sha7@git-urls and folders"
+    parser = common.add_verb(
+        verbs,
+        "assemble",
+        help="assemble a catalog from start-point images, sha7@git-urls and folders",
+        example="startpoints assemble --from start-points.txt --base "
+        f"ghcr.io/cyber-dojo/startpoints:v0.1.0 --tag {common.CATALOG_EXAMPLE}",
     )
     parser.add_argument(
         "sources",
@@ -40,7 +44,12 @@ def add(verbs: Any) -> None:
         metavar="REF",
         help="the image the catalog layer goes on (default: none, data only)",
     )
-    parser.add_argument("--kind", choices=("languages", "custom", "exercises"), default="languages")
+    parser.add_argument(
+        "--kind",
+        choices=("languages", "custom", "exercises"),
+        default="languages",
+        help="the kind of catalog",
+    )
     parser.add_argument(
         "--verify-images", action="store_true", help="check every image_name exists; record digests"
     )

@@ -12,6 +12,33 @@ if TYPE_CHECKING:
     from startpoints.oci.stores import Stores
 
 
+CATALOG_EXAMPLE = "ghcr.io/cyber-dojo/languages-start-points:4edf92a"
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default (unless None or off, or the help already says it) and
+    keeps the example's layout."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.default not in (None, False, argparse.SUPPRESS) and not action.required
+        if shown and "default" not in text and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
+def add_verb(verbs: Any, name: str, *, help: str, example: str) -> argparse.ArgumentParser:
+    """A verb's parser: its one-line help, every default shown, and an example to copy."""
+    parser: argparse.ArgumentParser = verbs.add_parser(
+        name,
+        help=help,
+        description=help[0].upper() + help[1:] + ".",
+        epilog=f"example:\n  {example}",
+        formatter_class=_Help,
+    )
+    return parser
+
+
 def docker_config() -> Path | None:
     """config.json where Docker looks for it: $DOCKER_CONFIG, else ~/.docker."""
     folder = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")

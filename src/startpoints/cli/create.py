@@ -23,7 +23,14 @@ options:
   --build-images    also build a local repo's docker/Dockerfile as <image_name>:<sha7>
   --json            print a JSON summary
 
-NAME may be oci:PATH:NAME to write an OCI layout instead."""
+NAME may be oci:PATH:NAME to write an OCI layout instead.
+
+positional arguments:
+  NAME              the image to create
+  SOURCE            a start-point image (tag or digest), sha7@git-url, or folder
+
+example:
+  startpoints create acme/my-languages --languages $PWD ghcr.io/cyberdojostartpoints/java_junit:4edf92a"""
 
 
 class UsageError(StartpointsError):

@@ -11,8 +11,11 @@ from startpoints.errors import StartpointsError
 
 
 def add(verbs: Any) -> None:
-    parser = verbs.add_parser(
-        "k8s", help="print the Kubernetes DaemonSet and Service for a catalog"
+    parser = common.add_verb(
+        verbs,
+        "k8s",
+        help="print the Kubernetes DaemonSet and Service for a catalog",
+        example=f"startpoints k8s {common.CATALOG_EXAMPLE} > languages-start-points.yaml",
     )
     parser.add_argument(
         "catalog", metavar="CATALOG", help="a catalog folder or catalog image reference"

@@ -8,11 +8,29 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from startpoints.cli import common
+
 
 def add(verbs: Any) -> None:
-    parser = verbs.add_parser("lint", help="check start point folders (or trees holding them)")
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    parser.add_argument("--kind", choices=("languages", "custom", "exercises"), default="languages")
+    parser = common.add_verb(
+        verbs,
+        "lint",
+        help="check start point folders (or trees holding them) against cyber-dojo's rules",
+        example="startpoints lint start_point",
+    )
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="a start point folder, or a tree of them",
+    )
+    parser.add_argument(
+        "--kind",
+        choices=("languages", "custom", "exercises"),
+        default="languages",
+        help="the rules of which kind of start point",
+    )
     parser.add_argument("--json", action="store_true", help="print the problems as JSON")
     parser.set_defaults(run=run)
 

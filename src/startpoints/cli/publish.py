@@ -12,10 +12,18 @@ from startpoints.cli import common
 
 
 def add(verbs: Any) -> None:
-    parser = verbs.add_parser(
-        "publish", help="publish REPO_DIR's start_point/ as a start-point image"
+    parser = common.add_verb(
+        verbs,
+        "publish",
+        help="publish REPO_DIR's start_point/ as a start-point image",
+        example="startpoints publish . --image ghcr.io/cyber-dojo-languages/java_junit:ci",
     )
-    parser.add_argument("repo_dir", type=Path, metavar="REPO_DIR")
+    parser.add_argument(
+        "repo_dir",
+        type=Path,
+        metavar="REPO_DIR",
+        help="a language repo: its start_point/ is read from the commit, not the work tree",
+    )
     parser.add_argument(
         "--image", required=True, metavar="NAME[:TAG|@DIGEST]", help="the language image"
     )

@@ -11,8 +11,11 @@ from startpoints.cli import common
 
 def add(verbs: Any) -> None:
 
-    parser = verbs.add_parser(
-        "pull", help="pull every language image of a catalog onto this node, once"
+    parser = common.add_verb(
+        verbs,
+        "pull",
+        help="pull every language image of a catalog onto this node, once",
+        example=f"startpoints pull {common.CATALOG_EXAMPLE} --pull cri",
     )
     parser.add_argument(
         "catalog", metavar="CATALOG", help="a catalog folder or catalog image reference"

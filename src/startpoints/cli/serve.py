@@ -13,13 +13,16 @@ DEFAULT_MARKER = "/tmp/startpoints-prepulled.json"
 
 
 def add(verbs: Any) -> None:
-    parser = verbs.add_parser(
-        "serve", help="serve a catalog (folder or image) with cyber-dojo's API"
+    parser = common.add_verb(
+        verbs,
+        "serve",
+        help="serve a catalog (folder or image) with cyber-dojo's API",
+        example=f"startpoints serve {common.CATALOG_EXAMPLE} --pull docker",
     )
     parser.add_argument(
         "catalog", metavar="CATALOG", help="a catalog folder or catalog image reference"
     )
-    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--host", default="0.0.0.0", help="the address to listen on")
     parser.add_argument(
         "--port", type=int, help="default: 4524 languages, 4525 exercises, 4526 custom"
     )
@@ -42,7 +45,7 @@ def add(verbs: Any) -> None:
         metavar="SECONDS",
         help="re-check now and then; re-pull what was garbage-collected",
     )
-    parser.add_argument("--no-access-log", action="store_true")
+    parser.add_argument("--no-access-log", action="store_true", help="log no line per request")
     parser.set_defaults(run=run)
 
 
@@ -67,10 +70,14 @@ def run(args: argparse.Namespace) -> int:
         )
         if args.pull_on == "start":
             readiness.poke()
-    print(
-        f"serving {len(catalog.names)} {catalog.kind} start points on {args.host}:{port}",
-        file=sys.stderr,
-    )
+    from startpoints.core import words
+
+    def listening() -> None:
+        served = words.count(len(catalog.names), "start point")
+        print(
+            f"serving {served} ({catalog.kind}) on {args.host}:{port}", file=sys.stderr, flush=True
+        )
+
     sha = os.environ.get("SHA") or _installed_commit()
     try:
         server.run(
@@ -78,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
             host=args.host,
             port=port,
             access_log=not args.no_access_log,
+            on_listening=listening,
         )
     finally:
         if readiness is not None:

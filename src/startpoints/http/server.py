@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 
-def run(app: Any, *, host: str, port: int, access_log: bool = True) -> None:
+def run(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    access_log: bool = True,
+    on_listening: Callable[[], None] = lambda: None,
+) -> None:
+    """Serve until SIGTERM or SIGINT. `on_listening` runs once the socket is bound, so what
+    it announces is true (a port in use fails before it)."""
     import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                on_listening()
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -28,4 +44,4 @@ def run(app: Any, *, host: str, port: int, access_log: bool = True) -> None:
     )
     # Server.run, not uvicorn.run, which swallows the KeyboardInterrupt uvicorn re-raises
     # after a graceful stop on SIGINT: the process then exits 130, as on SIGTERM 143.
-    uvicorn.Server(config).run()
+    Server(config).run()

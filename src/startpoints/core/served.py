@@ -35,6 +35,9 @@ class Served:
     manifests: dict[str, dict[str, Any]]  # served name → served manifest
     start_points: list[dict[str, Any]]
     aliases: dict[str, str] = field(default_factory=dict)  # raw display_name → served name
+    # served name → the source repository's URL, where the catalog records one (the status
+    # page links revisions to it; /start_points keeps its documented fields)
+    repositories: dict[str, str] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -86,7 +89,10 @@ def load(folder: Path) -> Served:
     manifests: dict[str, dict[str, Any]] = {}
     aliases: dict[str, str] = {}
     start_points = []
+    repositories: dict[str, str] = {}
     for name, (loaded, directory, record) in zip(names, checked, strict=True):
+        if isinstance(record.get("repository"), str):
+            repositories[name] = record["repository"]
         served = serve_manifest(loaded, directory)
         served["display_name"] = name
         if name in manifests:
@@ -94,7 +100,9 @@ def load(folder: Path) -> Served:
         manifests[name] = served
         aliases[str(loaded.get("display_name"))] = name
         start_points.append(_start_point(name, loaded, record))
-    return Served(kind, manifests, sorted(start_points, key=lambda s: s["name"]), aliases)
+    return Served(
+        kind, manifests, sorted(start_points, key=lambda s: s["name"]), aliases, repositories
+    )
 
 
 def _index(folder: Path) -> tuple[Kind, list[dict[str, Any]]]:

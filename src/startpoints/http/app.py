@@ -23,9 +23,9 @@ from starlette.routing import Route
 from startpoints.core import strictjson
 from startpoints.core.limits import DEFAULT, Limits
 from startpoints.core.served import Served
+from startpoints.http import status
 from startpoints.http.metrics import CONTENT_TYPE as METRICS_TYPE
 from startpoints.http.metrics import Metrics
-from startpoints.http.status import PAGE
 
 log = logging.getLogger("startpoints.access")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -81,6 +81,9 @@ class _Api:
     def __init__(self, served: Served, sha: str | None, probe: Readiness, limits: Limits) -> None:
         self.probe = probe
         self.limits = limits
+        self.start_points = [
+            {**sp, "repository": served.repositories.get(sp["name"])} for sp in served.start_points
+        ]
         self.fixed = {
             "alive": _json({"alive?": True}),
             "sha": _json({"sha": sha}),
@@ -150,7 +153,9 @@ class _Api:
         )
 
     async def page(self, request: Request) -> Response:
-        return Response(PAGE, 200, media_type="text/html; charset=utf-8")
+        await self.arguments(request)
+        page = status.render(self.start_points, self.probe.states(), self.probe.ready()[0])
+        return Response(page, 200, media_type="text/html; charset=utf-8")
 
     async def scrape(self, request: Request) -> Response:
         return Response(self.metrics.render(), 200, media_type=METRICS_TYPE)

@@ -1,10 +1,23 @@
 """The status page (`GET /`): the catalog as a table and this node's pull state per image.
 
-One self-contained HTML document: no build step, no external assets. It refreshes itself
-from `/start_points` and `/status` every two seconds.
+Rendered here, on the server, so the table is there without scripts (curl, a text browser,
+a screenshot); one small script swaps in a fresh copy every two seconds. One self-contained
+document: no build step, no external assets. Every value is escaped.
 """
 
-PAGE = """<!doctype html>
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+from startpoints.core import words
+
+_GITHUB = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+")
+_PULLING = ("pulling", "checking")
+
+_HEAD = """<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -15,67 +28,113 @@ PAGE = """<!doctype html>
   body { margin: 1.5rem; }
   h1 { font-size: 1.3rem; margin: 0 0 .2rem; }
   #summary { margin: 0 0 1rem; color: #555; }
-  table { border-collapse: collapse; width: 100%; background: #fff; }
-  th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e3e3e3; vertical-align: top; }
+  table { border-collapse: collapse; width: 100%; table-layout: fixed; background: #fff; }
+  th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e3e3e3;
+           vertical-align: top; overflow-wrap: anywhere; }
   th { background: #f0f0f0; font-weight: 600; }
-  code { font: 12px ui-monospace, monospace; word-break: break-all; }
-  .state { font-weight: 600; white-space: nowrap; }
+  th.name { width: 12%; } th.image { width: 20%; } th.state { width: 26%; }
+  th.sp { width: 17%; } th.rev { width: 8%; } th.source { width: 17%; }
+  code { font: 12px ui-monospace, monospace; overflow-wrap: anywhere; }
+  .state { font-weight: 600; }
   .present { color: #1a7f37; } .pulling, .checking { color: #9a6700; }
-  .failed { color: #cf222e; } .waiting, .unknown { color: #777; }
-  .error { color: #cf222e; font-size: 12px; }
+  .failed { color: #cf222e; } .waiting, .unknown, .not-pulled { color: #777; }
+  .error { color: #cf222e; font-size: 12px; font-weight: normal; white-space: pre-wrap; }
 </style>
 </head>
 <body>
 <h1>start points</h1>
-<p id="summary">loading&hellip;</p>
-<table>
-  <thead><tr><th>name</th><th>language image</th><th>on this node</th><th>start-point image</th><th>revision</th><th>source</th></tr></thead>
-  <tbody id="rows"></tbody>
-</table>
-<script>
+"""
+
+_TAIL = """<script>
 "use strict";
-const short = (d) => d ? d.slice(0, 19) + "\\u2026" : "";
-function cell(row, text, cls) {
-  const td = row.insertCell();
-  if (cls) td.className = cls;
-  td.textContent = text ?? "";
-  return td;
-}
-function code(row, main, sub) {
-  const td = row.insertCell();
-  const c = document.createElement("code");
-  c.textContent = main ?? "";
-  td.appendChild(c);
-  if (sub) { td.appendChild(document.createElement("br")); const s = document.createElement("code"); s.textContent = sub; td.appendChild(s); }
-}
-async function refresh() {
+// The table is rendered by the server; this only swaps in a fresh copy.
+setInterval(async () => {
   try {
-    const [sp, st] = await Promise.all([fetch("start_points").then(r => r.json()), fetch("status").then(r => r.json())]);
-    const images = st.images || {};
-    const rows = document.getElementById("rows");
-    rows.replaceChildren();
-    for (const s of sp.start_points) {
-      const row = rows.insertRow();
-      cell(row, s.name);
-      code(row, s.image_name, short(s.image_digest));
-      const state = (images[s.image_name] || {state: st.pulling ? "unknown" : "not pulled here"});
-      const td = cell(row, state.state, "state " + state.state);
-      if (state.error) { const e = document.createElement("div"); e.className = "error"; e.textContent = state.error; td.appendChild(e); }
-      code(row, s.start_point_image, short(s.start_point_digest));
-      code(row, s.revision ? s.revision.slice(0, 7) : "");
-      code(row, s.source);
-    }
-    const done = Object.values(images).filter(i => i.state === "present").length;
-    document.getElementById("summary").textContent =
-      `${sp.start_points.length} start points, ${Object.keys(images).length} language images` +
-      (st.pulling ? `, ${done} present on this node` : ", not pre-pulling") + (st.ready ? " \\u2014 ready" : " \\u2014 warming");
-  } catch (e) {
-    document.getElementById("summary").textContent = "cannot reach the service: " + e;
-  }
-}
-refresh();
-setInterval(refresh, 2000);
+    const page = await fetch(location.pathname, {cache: "no-store"}).then(r => r.text());
+    const fresh = new DOMParser().parseFromString(page, "text/html").getElementById("content");
+    if (fresh) document.getElementById("content").replaceWith(fresh);
+  } catch (e) { /* the service is restarting: keep what is shown */ }
+}, 2000);
 </script>
 </body>
 </html>
 """
+
+
+def render(
+    start_points: Sequence[Mapping[str, Any]], states: Mapping[str, Mapping[str, Any]], ready: bool
+) -> str:
+    """The page for these start points (as /start_points lists them) and pull `states` (as
+    /status lists them; empty when this service does not pre-pull)."""
+    rows = "".join(_row(sp, states) for sp in start_points)
+    return (
+        _HEAD
+        + '<div id="content">\n'
+        + f'<p id="summary">{escape(summary(start_points, states, ready))}</p>\n'
+        + "<table>\n<thead><tr>"
+        + '<th class="name">name</th><th class="image">language image</th>'
+        + '<th class="state">on this node</th><th class="sp">start-point image</th>'
+        + '<th class="rev">revision</th><th class="source">source</th>'
+        + f"</tr></thead>\n<tbody>\n{rows}</tbody>\n</table>\n</div>\n"
+        + _TAIL
+    )
+
+
+def summary(
+    start_points: Sequence[Mapping[str, Any]], states: Mapping[str, Mapping[str, Any]], ready: bool
+) -> str:
+    images = {str(sp.get("image_name")) for sp in start_points if sp.get("image_name")}
+    head = f"{words.count(len(start_points), 'start point')}, {words.count(len(images), 'language image')}"
+    if not states:
+        return f"{head}; not pre-pulling on this node"
+    found = [str(states.get(image, {}).get("state", "waiting")) for image in sorted(images)]
+    present = found.count("present")
+    pulling = sum(state in _PULLING for state in found)
+    failed = found.count("failed")
+    return f"{head} on this node: {present} present, {pulling} pulling, {failed} failed" + (
+        " \u2014 ready" if ready else " \u2014 warming"
+    )
+
+
+def _row(sp: Mapping[str, Any], states: Mapping[str, Mapping[str, Any]]) -> str:
+    image = str(sp.get("image_name") or "")
+    state = states.get(image) if states else None
+    name = str(state["state"]) if state else "not pulled here"
+    error = (
+        f'<div class="error">{escape(str(state["error"]))}</div>'
+        if state and state.get("error")
+        else ""
+    )
+    css = name if state else "not-pulled"
+    return (
+        "<tr>"
+        + f"<td>{escape(str(sp.get('name') or ''))}</td>"
+        + f"<td>{_code(image, _short(sp.get('image_digest')))}</td>"
+        + f'<td class="state {escape(css)}">{escape(name)}{error}</td>'
+        + f"<td>{_code(sp.get('start_point_image'), _short(sp.get('start_point_digest')))}</td>"
+        + f"<td>{_revision(sp)}</td>"
+        + f"<td>{_code(sp.get('source'))}</td>"
+        + "</tr>\n"
+    )
+
+
+def _revision(sp: Mapping[str, Any]) -> str:
+    """The commit's sha7, linked to the commit where the repository is on GitHub."""
+    revision = str(sp.get("revision") or "")
+    if not revision:
+        return ""
+    shown = f"<code>{escape(revision[:7])}</code>"
+    for where in (sp.get("repository"), sp.get("source")):
+        url = str(where or "").removesuffix(".git")
+        if _GITHUB.fullmatch(url) and re.fullmatch(r"[0-9a-f]{7,64}", revision):
+            return f'<a href="{escape(url)}/commit/{escape(revision)}">{shown}</a>'
+    return shown
+
+
+def _code(main: Any, sub: str = "") -> str:
+    text = f"<code>{escape(str(main or ''))}</code>"
+    return text + (f"<br><code>{escape(sub)}</code>" if sub else "")
+
+
+def _short(digest: Any) -> str:
+    return f"{digest[:19]}\u2026" if isinstance(digest, str) and digest else ""

@@ -1,0 +1,92 @@
+"""The status page as the server renders it: the table is there with no script run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from startpoints.core import served
+from startpoints.http import app, status
+from tests.core.test_served import CSHARP, JAVA, catalog
+
+SHA7 = "4edf92a"
+REVISION = "4edf92a" + "0" * 33
+
+
+def test_the_table_is_rendered_on_the_server(tmp_path: Path) -> None:
+    provenance = [
+        {
+            "revision": REVISION,
+            "repository": "https://github.com/cyber-dojo-start-points/java-junit",
+        },
+        {"revision": REVISION, "repository": "https://gitlab.example/cd/csharp-nunit"},
+    ]
+    client = TestClient(
+        app.build(served.load(catalog(tmp_path, JAVA, CSHARP, provenance=provenance)), sha=None)
+    )
+    page = client.get("/").text
+    body = page.split("<script>")[0]  # what a client without scripts sees
+    assert body.count("<tr>") == 3  # the header and one row per start point
+    assert JAVA["display_name"] in body and CSHARP["display_name"] in body
+    assert "2 start points, 2 language images; not pre-pulling on this node" in body
+    assert body.count("not pulled here") == 2
+    # a revision links to its commit where the source is on GitHub, and only there
+    assert (
+        f'<a href="https://github.com/cyber-dojo-start-points/java-junit/commit/{REVISION}"><code>{SHA7}</code></a>'
+        in body
+    )
+    assert body.count("/commit/") == 1 and f"<code>{SHA7}</code>" in body
+
+
+class Pulling:
+    def __init__(self, states: dict[str, dict[str, Any]], ready: bool = False) -> None:
+        self._states, self._ready = states, ready
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        return self._ready, {}
+
+    def poke(self) -> None:
+        pass
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        return self._states
+
+
+def test_the_summary_counts_each_state_of_the_catalogs_images(tmp_path: Path) -> None:
+    images = [JAVA["image_name"], CSHARP["image_name"]]
+    loaded = served.load(catalog(tmp_path, JAVA, CSHARP))
+    cases = [
+        ({images[0]: {"state": "present"}, images[1]: {"state": "failed", "error": "x"}}, False,
+         "2 start points, 2 language images on this node: 1 present, 0 pulling, 1 failed \u2014 warming"),
+        ({images[0]: {"state": "pulling"}, images[1]: {"state": "checking"}}, False,
+         "on this node: 0 present, 2 pulling, 0 failed \u2014 warming"),
+        ({i: {"state": "present"} for i in images}, True,
+         "on this node: 2 present, 0 pulling, 0 failed \u2014 ready"),
+    ]  # fmt: skip
+    for states, ready, expected in cases:
+        page = TestClient(app.build(loaded, sha=None, readiness=Pulling(states, ready))).get("/")
+        assert expected in page.text, page.text.split("<table>")[0]
+
+
+def test_every_value_is_escaped() -> None:
+    hostile = {
+        "name": "<script>alert(1)</script>",
+        "image_name": 'x"><img src=y onerror=alert(2)>',
+        "revision": '"><b>',
+        "repository": "https://github.com/a/b",
+        "source": "<i>",
+    }
+    page = status.render(
+        [hostile], {hostile["image_name"]: {"state": "failed", "error": "<b>e</b>"}}, False
+    )
+    body = page.split("<script>\n")[0]
+    assert (
+        "<script>alert" not in body
+        and "<img" not in body
+        and "<b>" not in body
+        and "<i>" not in body
+    )
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "/commit/" not in body  # a revision that is not a commit sha is not linked

@@ -29,8 +29,19 @@ def real(path: Path) -> Path:
     strict, treats a component it cannot stat (too long, say) as a plain name and carries on,
     which is how link chains escape extraction (CVE-2025-4517). Here any such error is Outside.
     """
-    resolved = "/"
-    pending = list(reversed(os.path.abspath(path).split("/")))
+    return Path(_resolve("/", _absolute(path).split("/")))
+
+
+def _absolute(path: Path) -> str:
+    """`path` made absolute without normalising it: `a/link/..` must go where the kernel
+    goes (the link target's parent), not be folded away lexically as `abspath` would."""
+    text = os.fspath(path)
+    return text if text.startswith("/") else os.path.join(os.getcwd(), text)
+
+
+def _resolve(resolved: str, parts: list[str]) -> str:
+    """Resolve `parts` one by one from the real folder `resolved`, following links."""
+    pending = list(reversed(parts))
     links = 0
     while pending:
         name = pending.pop()
@@ -57,16 +68,25 @@ def real(path: Path) -> Path:
         if target.startswith("/"):
             resolved = "/"
         pending.extend(reversed(target.split("/")))
-    return Path(resolved)
-
-
-def inside(root: Path, path: Path) -> Path:
-    """The real path of `path`, raising Outside unless it is `root` or below it."""
-    base = real(root)
-    resolved = real(path)
-    if resolved != base and not resolved.is_relative_to(base):
-        raise Outside("leads outside the tree")
     return resolved
+
+
+def inside(root: Path, path: Path, *, real_root: Path | None = None) -> Path:
+    """The real path of `path`, raising Outside unless it is `root` or below it.
+    `real_root`: `real(root)`, when the caller has it (an unpack resolves its root once).
+
+    A path written below `root` is resolved from the real root onwards, not from `/`: the
+    same answer (resolution goes component by component, and `root`'s components resolve to
+    the real root), without stat-ing the root's own components once per file."""
+    base = str(real_root or real(root))
+    given, prefix = _absolute(path), os.path.abspath(root)
+    if given.startswith(prefix + "/"):
+        resolved = _resolve(base, given[len(prefix) + 1 :].split("/"))
+    else:
+        resolved = _resolve("/", given.split("/"))
+    if resolved != base and not resolved.startswith(base.rstrip("/") + "/"):
+        raise Outside("leads outside the tree")
+    return Path(resolved)
 
 
 def check_link(root: Path, link: Path) -> None:

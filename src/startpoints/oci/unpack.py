@@ -1,18 +1,23 @@
 """Applying image layers to a folder, safely: nothing is written or removed outside it,
 whiteouts apply, and a budget stops bombs before they fill memory or the disk.
 
-Every entry first passes Python's own extraction filter (`tarfile.data_filter`, PEP 706:
-absolute names, names or links leaving the folder, device files and FIFOs refused, modes
-made plain). What it lacks is added here: whiteouts that must name one real component,
-removals checked for containment, a budget that counts every byte written (hard links
-too), headers refused by size before tarfile reads them, and, once every layer is laid
-out, links whose chains end outside (core.paths).
+Every entry gets the refusals of Python's `data` extraction filter (PEP 706: absolute names
+and links, names or links leaving the folder, device files and FIFOs, modes made plain),
+checked here rather than by `tarfile.data_filter` itself: that calls `os.path.realpath` on
+the root and on the entry, twice a dozen `lstat`s per entry, which measured as most of the
+system calls of an assemble (docs/benchmarks.md), and its containment is the weaker one
+(CVE-2025-4517); core.paths resolves every name for real instead. Added to those: whiteouts
+that must name one real component, removals checked for containment, a budget that counts
+every byte written (hard links too), headers refused by size before tarfile reads them, and,
+once every layer is laid out, links whose chains end outside (core.paths).
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import os
+import posixpath
 import shutil
 import stat
 import tarfile
@@ -107,21 +112,23 @@ def _apply_member(
             raise UnsafeContent(f"{where}: whiteout {member.name!r}: {problem}")
         remove(parent / hidden, root)
         return
-    filtered = _filtered(member, root, where)
+    mode = _plain_mode(member, where)
     target = parent / base
-    if filtered.isdir():
+    if member.isdir():
         if target.is_symlink() or (target.exists() and not target.is_dir()):
             remove(target, root)
         target.mkdir(parents=True, exist_ok=True)
         return
-    parent.mkdir(parents=True, exist_ok=True)
-    remove(target, root)
+    if not parent.is_dir():
+        parent.mkdir(parents=True, exist_ok=True)
+    if os.path.lexists(target):  # a later layer's file replaces an earlier one
+        remove(target, root)
     if member.isreg():
         source = tar.extractfile(member)
         assert source is not None
         with open(target, "wb") as out:
             shutil.copyfileobj(source, out, _CHUNK)
-        target.chmod(0o755 if (filtered.mode or 0) & 0o111 else 0o644)
+        target.chmod(mode)
     elif member.issym():
         if len(member.linkname.encode()) > budget.path_bytes:
             raise UnsafeContent(f"{where}: {member.name}: link target longer than the limit")
@@ -139,24 +146,30 @@ def _apply_member(
         raise UnsafeContent(f"{where}: {member.name}: device files and FIFOs are refused")
 
 
-def _filtered(member: tarfile.TarInfo, root: Path, where: str) -> tarfile.TarInfo:
-    """PEP 706's `data` filter: its refusals, named for the layer and entry."""
-    try:
-        return tarfile.data_filter(member, str(root))
-    except tarfile.AbsoluteLinkError:
+def _plain_mode(member: tarfile.TarInfo, where: str) -> int:
+    """The `data` filter's refusals for one entry (PEP 706), and the plain mode a file gets:
+    0o755 when its owner may run it, else 0o644. Names were checked by paths.relative_problem
+    and are resolved for real by paths.inside; here, what only the entry's header says."""
+    if member.issym() or member.islnk():
         kind = "symlink" if member.issym() else "hard link"
-        raise UnsafeContent(
-            f"{where}: {member.name}: {kind} to absolute path {member.linkname!r}"
-        ) from None
-    except tarfile.SpecialFileError:
-        raise UnsafeContent(f"{where}: {member.name}: device files and FIFOs are refused") from None
-    except tarfile.FilterError as error:
-        raise UnsafeContent(f"{where}: entry {member.name!r} leads outside: {error}") from None
+        if member.linkname.startswith("/"):
+            raise UnsafeContent(
+                f"{where}: {member.name}: {kind} to absolute path {member.linkname!r}"
+            )
+        # Read lexically here; followed for real once the tree is laid out (check_links).
+        start = posixpath.dirname(member.name) if member.issym() else ""
+        if posixpath.normpath(posixpath.join(start, member.linkname)).split("/")[0] == "..":
+            raise UnsafeContent(
+                f"{where}: entry {member.name!r} leads outside: {kind} to {member.linkname!r}"
+            )
+    elif not (member.isreg() or member.isdir()):
+        raise UnsafeContent(f"{where}: {member.name}: device files and FIFOs are refused")
+    return 0o755 if member.mode & 0o100 else 0o644
 
 
 def _inside(root: Path, path: Path, where: str, name: str) -> Path:
     try:
-        return paths.inside(root, path)
+        return paths.inside(root, path, real_root=root)  # apply() resolved it
     except paths.Outside as error:
         raise UnsafeContent(f"{where}: entry {name!r} {error}") from None
 

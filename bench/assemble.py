@@ -94,6 +94,7 @@ def make_repos(work: Path) -> list[Path]:
 
 
 def timed(command: list[str]) -> float:
+    os.sync()  # each row starts on a settled disk, not under the last one's writeback
     start = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
     return time.perf_counter() - start
@@ -170,6 +171,9 @@ def main() -> None:
             rows["startpoints --version (start-up alone)"].append(
                 timed([sys.executable, "-m", "startpoints", "--version"])
             )
+        # The git rows after all image rows: a git-source assemble leaves the disk writing
+        # back hundreds of MB, which would land on whichever row came next.
+        for run in range(RUNS if with_git else 0):
             if with_git:
                 from_git = [
                     sys.executable,

@@ -64,10 +64,12 @@ class Registry:
         )
 
     def start(self) -> Registry:
-        log = open(self.log, "ab")  # noqa: SIM115 - owned by the process
-        self._process = subprocess.Popen(
-            ["docker-registry", "serve", str(self.workdir / "config.yml")], stdout=log, stderr=log
-        )
+        with open(self.log, "ab") as log:  # the child keeps its own copy of the descriptor
+            self._process = subprocess.Popen(
+                ["docker-registry", "serve", str(self.workdir / "config.yml")],
+                stdout=log,
+                stderr=log,
+            )
         wait_until(lambda: _answers(f"http://{self.host}/v2/"), f"registry on {self.host}")
         return self
 

@@ -64,6 +64,11 @@ def load(path: Path, file: str) -> tuple[dict[str, Any] | None, list[Problem]]:
 
 def check(manifest: dict[str, Any], directory: Path, kind: Kind, file: str) -> list[Problem]:
     """Every problem with one manifest whose files live in `directory`."""
+    try:
+        # Resolved once here, so each file check resolves only its own name from it.
+        directory = paths.real(directory)
+    except paths.Outside as error:
+        return [Problem(file, f"its folder {error}")]
     problems = [Problem(file, f'unknown key "{k}"') for k in manifest if k not in known_keys(kind)]
     problems += [
         Problem(file, f'missing required key "{k}"')
@@ -271,7 +276,7 @@ def _filename(key: str, name: Any, directory: Path, max_bytes: int | None) -> It
         yield key, name, f"cannot be a file name: {problem}"
         return
     try:
-        path = paths.inside(directory, directory / name)
+        path = paths.inside(directory, directory / name, real_root=directory)  # real: check()
     except paths.Unresolvable as error:
         yield key, name, str(error)
         return

@@ -52,6 +52,7 @@ bench: $(TESTING)
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/prepull.py
 	$(BIN)/python bench/hostile.py
+	$(BIN)/python bench/demo.py
 
 clean:
 	rm -rf $(VENV) demo build dist *.egg-info src/*.egg-info

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -85,6 +86,20 @@ def make_repo(tmp_path: Path) -> RepoFactory:
         return repo
 
     return make
+
+
+def minimal_start_point(folder: Path, display_name: str, image_name: str) -> Path:
+    """A languages start point with one file, naming `image_name`: for tests about images."""
+    folder.mkdir(parents=True)
+    (folder / "cyber-dojo.sh").write_text("true\n")
+    manifest = {
+        "display_name": display_name,
+        "image_name": image_name,
+        "visible_filenames": ["cyber-dojo.sh"],
+        "filename_extension": ".x",
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
 
 
 def push_language_image(stores: Stores, ref: Reference, content: str = "runtime") -> str:

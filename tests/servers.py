@@ -15,6 +15,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -31,6 +32,18 @@ def wait_until(check: Callable[[], bool], what: str, deadline: float = 20.0) -> 
             return
         time.sleep(0.02)
     raise TimeoutError(f"{what}: not within {deadline}s")
+
+
+def wait_serving(process: subprocess.Popen[Any], port: int, what: str) -> None:
+    """Poll until `process` answers /alive on `port`; fail at once, with its stderr, if it exits."""
+
+    def up() -> bool:
+        if process.poll() is not None:
+            err = process.stderr.read() if process.stderr else ""
+            raise AssertionError(f"{what} exited {process.returncode}: {err!r}")
+        return _answers(f"http://127.0.0.1:{port}/alive")
+
+    wait_until(up, what)
 
 
 def _answers(url: str) -> bool:

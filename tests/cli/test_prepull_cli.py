@@ -14,7 +14,7 @@ from startpoints.core.reference import parse
 from startpoints.oci.stores import Stores
 from startpoints.workflows import assemble
 from tests.cli.test_serve_cli import get
-from tests.conftest import push_language_image
+from tests.conftest import minimal_start_point, push_language_image
 from tests.servers import Podman, Registry, free_port, wait_until
 
 
@@ -27,21 +27,8 @@ def catalog_with_images(
     for i in range(count):
         name = f"{registry.host}/warm{unique}/lang_{i}:ci"
         push_language_image(Stores(), parse(name), content=f"{unique} {i}")
-        sp = tmp_path / f"sp{i}"
-        sp.mkdir()
-        (sp / "cyber-dojo.sh").write_text("true\n")
-        (sp / "manifest.json").write_text(
-            json.dumps(
-                {
-                    "display_name": f"Lang {i}, Test",
-                    "image_name": name,
-                    "visible_filenames": ["cyber-dojo.sh"],
-                    "filename_extension": ".x",
-                }
-            )
-        )
         names.append(name)
-        sources.append(str(sp))
+        sources.append(str(minimal_start_point(tmp_path / f"sp{i}", f"Lang {i}, Test", name)))
     assemble.assemble(assemble.Request(sources=sources, output=tmp_path / "catalog"), Stores())
     return tmp_path / "catalog", names
 
@@ -119,18 +106,8 @@ def test_pull_command_exits_0_when_all_present_and_lists_failures(
     assert done.returncode == 0, done.stderr
     assert "2 of 2 images present" in done.stderr
 
-    broken = tmp_path / "broken"
-    broken.mkdir()
-    (broken / "cyber-dojo.sh").write_text("true\n")
-    (broken / "manifest.json").write_text(
-        json.dumps(
-            {
-                "display_name": "Gone, Test",
-                "image_name": f"{registry.host}/gone{unique}/x:ci",
-                "visible_filenames": ["cyber-dojo.sh"],
-                "filename_extension": ".x",
-            }
-        )
+    broken = minimal_start_point(
+        tmp_path / "broken", "Gone, Test", f"{registry.host}/gone{unique}/x:ci"
     )
     done = subprocess.run(
         [

@@ -3,7 +3,6 @@ needs, also while pulls fail and back off, and while a pull hangs in the runtime
 
 from __future__ import annotations
 
-import json
 import signal
 import socket
 import subprocess
@@ -18,25 +17,14 @@ import pytest
 from startpoints.oci.stores import Stores
 from startpoints.workflows import assemble
 from tests.cli.test_serve_cli import get
+from tests.conftest import minimal_start_point
 from tests.servers import Podman, free_port, wait_until
 
 GRACE = 2.0
 
 
 def catalog_naming(tmp_path: Path, image_name: str) -> Path:
-    sp = tmp_path / "sp"
-    sp.mkdir()
-    (sp / "cyber-dojo.sh").write_text("true\n")
-    (sp / "manifest.json").write_text(
-        json.dumps(
-            {
-                "display_name": "Gone, Test",
-                "image_name": image_name,
-                "visible_filenames": ["cyber-dojo.sh"],
-                "filename_extension": ".x",
-            }
-        )
-    )
+    sp = minimal_start_point(tmp_path / "sp", "Gone, Test", image_name)
     assemble.assemble(assemble.Request(sources=[str(sp)], output=tmp_path / "catalog"), Stores())
     return tmp_path / "catalog"
 

@@ -16,7 +16,7 @@ from startpoints.oci.stores import Stores
 from startpoints.workflows import assemble
 from tests.cli.test_serve_cli import get
 from tests.conftest import EXAMPLES, ROOT
-from tests.servers import free_port, wait_until
+from tests.servers import free_port, wait_serving
 
 BWRAP = shutil.which("bwrap")
 
@@ -82,15 +82,7 @@ def test_serves_as_non_root_on_a_read_only_root(tmp_path: Path, as_image: bool) 
     command += ["--host", "127.0.0.1", "--port", str(port), "--marker", "/tmp/prepulled.json"]
     process = subprocess.Popen(sandbox + command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-
-        def up() -> bool:
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-            try:
-                return get(port, "/alive")[0] == 200
-            except OSError:
-                return False
-
-        wait_until(up, "serve in the sandbox")
+        wait_serving(process, port, "serve in the sandbox")
         assert get(port, "/names") == (200, {"names": ["Bash, bats"]})
         assert get(port, "/ready?")[0] == 200
     finally:

@@ -23,7 +23,7 @@ from startpoints.oci.stores import Stores
 from startpoints.workflows import assemble
 from tests.cli.test_serve_cli import get
 from tests.conftest import EXAMPLES, ROOT
-from tests.servers import free_port, wait_until
+from tests.servers import free_port, wait_serving
 
 MISSING = [tool for tool in ("buildah", "mmdebstrap", "bwrap") if shutil.which(tool) is None]
 NOBODY = "65534"
@@ -120,15 +120,7 @@ def test_the_built_image_serves_its_catalog_as_nobody_on_a_read_only_root(
     healthcheck = inner["Healthcheck"]["Test"]
     assert healthcheck[0] == "CMD"
     try:
-
-        def up() -> bool:
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-            try:
-                return get(port, "/alive")[0] == 200
-            except OSError:
-                return False
-
-        wait_until(up, "the catalog image's own command")
+        wait_serving(process, port, "the catalog image's own command")
         assert get(port, "/names") == (200, {"names": ["Bash, bats"]})
         status = get(port, "/status")[1]
         assert json.dumps(status)  # served from the image's own catalog

@@ -24,7 +24,7 @@ from startpoints.oci.stores import Stores
 from startpoints.workflows import assemble
 from tests.cli.test_prepull_cli import _answers, catalog_with_images
 from tests.cli.test_serve_cli import get
-from tests.conftest import push_language_image
+from tests.conftest import minimal_start_point, push_language_image
 from tests.servers import Podman, Registry, free_port, wait_until
 
 CHROMIUM = shutil.which("chromium")
@@ -140,13 +140,7 @@ def test_a_long_pull_error_wraps_inside_its_cell_at_1280_px(
     unreachable = f"127.0.0.1:{free_port()}/cyber-dojo-languages-with-a-long-organisation-name/{'x' * 60}:1a2b3c4"
     sources = []
     for i, image_name in enumerate([present, unreachable]):
-        sp = tmp_path / f"sp{i}"
-        sp.mkdir()
-        (sp / "cyber-dojo.sh").write_text("true\n")
-        manifest = {"display_name": f"Lang {i}, Test", "image_name": image_name,
-                    "visible_filenames": ["cyber-dojo.sh"], "filename_extension": ".x"}  # fmt: skip
-        (sp / "manifest.json").write_text(json.dumps(manifest))
-        sources.append(str(sp))
+        sources.append(str(minimal_start_point(tmp_path / f"sp{i}", f"Lang {i}, Test", image_name)))
     catalog = tmp_path / "catalog"
     assemble.assemble(assemble.Request(sources=sources, output=catalog), Stores())
     with (

@@ -44,12 +44,7 @@ def add(verbs: Any) -> None:
         metavar="REF",
         help="the image the catalog layer goes on (default: none, data only)",
     )
-    parser.add_argument(
-        "--kind",
-        choices=("languages", "custom", "exercises"),
-        default="languages",
-        help="the kind of catalog",
-    )
+    common.add_kind_option(parser, "the kind of catalog")
     parser.add_argument(
         "--verify-images", action="store_true", help="check every image_name exists; record digests"
     )

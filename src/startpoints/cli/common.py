@@ -39,6 +39,12 @@ def add_verb(verbs: Any, name: str, *, help: str, example: str) -> argparse.Argu
     return parser
 
 
+def add_kind_option(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument(
+        "--kind", choices=("languages", "custom", "exercises"), default="languages", help=help
+    )
+
+
 def docker_config() -> Path | None:
     """config.json where Docker looks for it: $DOCKER_CONFIG, else ~/.docker."""
     folder = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")

@@ -25,12 +25,7 @@ def add(verbs: Any) -> None:
         metavar="PATH",
         help="a start point folder, or a tree of them",
     )
-    parser.add_argument(
-        "--kind",
-        choices=("languages", "custom", "exercises"),
-        default="languages",
-        help="the rules of which kind of start point",
-    )
+    common.add_kind_option(parser, "the rules of which kind of start point")
     parser.add_argument("--json", action="store_true", help="print the problems as JSON")
     parser.set_defaults(run=run)
 

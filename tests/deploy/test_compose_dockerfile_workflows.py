@@ -116,7 +116,7 @@ def test_pip_installs_startpoints_from_the_repository_at_a_tag(tmp_path: Path) -
         [
             sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
             "--wheel-dir", str(tmp_path / "wheels"),
-            f"startpoints @ git+file://{clone}@v0.0.0-test",
+            f"startpoints @ git+file://localhost{clone}@v0.0.0-test",  # a host: older pips need one
         ],
         capture_output=True,
         text=True,

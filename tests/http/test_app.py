@@ -63,30 +63,47 @@ def test_manifest_by_json_body_or_query(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "body", "message"),
+    ("path", "body", "status", "kind", "message"),
     [
-        ("/manifest", "", "name:missing"),
-        ("/manifest", '{"name": 42}', "name:!string"),
-        ("/manifest", '{"name": "Cobol"}', "name:Cobol:unknown"),
-        ("/manifest", "{not json", "body is not JSON"),
-        ("/manifest", "[1, 2]", "body is not a JSON object"),
-        ("/names", "{not json", "body is not JSON"),
-        ("/nope", "", "json:malformed"),
-        ("/nope/deeper", "", "json:malformed"),
+        ("/manifest", "", 500, "ArgumentError", "name:missing"),
+        ("/manifest", '{"name": null}', 500, "ArgumentError", "name:!string"),
+        ("/manifest", '{"name": 42}', 500, "ArgumentError", "name:!string"),
+        ("/manifest", '{"name": "Cobol"}', 500, "ArgumentError", "name:Cobol:unknown"),
+        (
+            "/manifest",
+            "{not json",
+            500,
+            "JSON::ParserError",
+            "859: unexpected token at '{not json'",
+        ),
+        ("/manifest", "[1, 2]", 400, "ClientError", "json:malformed"),
+        ("/names", "{not json", 500, "JSON::ParserError", "859: unexpected token at '{not json'"),
+        ("/names", "  ", 500, "JSON::ParserError", "859: unexpected token at ''"),
+        ("/ready", "{", 500, "JSON::ParserError", "859: unexpected token at '{'"),
+        ("/nope", "", 400, "ClientError", "json:malformed"),
+        ("/nope/deeper", "", 400, "ClientError", "json:malformed"),
+        ("/names/", "", 400, "ClientError", "json:malformed"),
+        ("/na%6Des", "", 400, "ClientError", "json:malformed"),
     ],
 )
-def test_bad_requests_are_400_with_an_exception_and_no_backtrace(
-    client: TestClient, path: str, body: str, message: str
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+def test_errors_are_cyber_dojos_exception_objects(
+    client: TestClient, path: str, body: str, status: int, kind: str, message: str, method: str
 ) -> None:
-    response = client.request("POST", path, content=body)
-    assert response.status_code == 400
+    response = client.request(method, path, content=body)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
     exception: dict[str, Any] = response.json()["exception"]
+    # its fields in its server's order, the path as sent, and a backtrace naming no file
+    assert list(exception) == ["path", "body", "class", "message", "backtrace"]
     assert exception == {
-        "path": path.strip("/"),
+        "path": path[1:],
         "body": body,
-        "class": "ClientError",
+        "class": kind,
         "message": message,
+        "backtrace": [],
     }
+    assert response.text.startswith('{\n  "exception": {\n    "path": ')  # pretty, as Ruby's
 
 
 def test_ready_answers_503_with_progress_while_not_ready(tmp_path: Path) -> None:

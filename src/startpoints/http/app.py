@@ -1,9 +1,12 @@
 """cyber-dojo's start-points API as an ASGI app: routes answer from responses computed once.
 
-The method is ignored and arguments come as a JSON body or a query string, as cyber-dojo's
-clients send them; `/ready?` and `/alive?` work since `?` starts the query. Bad requests get
-4xx and `{"exception": {...}}` without a backtrace; 5xx is kept for real faults. Besides the
-API: `/` (a status page), `/status` (pull state as JSON) and `/metrics` (Prometheus).
+Answered as cyber-dojo's own server answers, which is the specification (tests/http/
+test_differential.py runs it beside ours): the body is parsed first, the path is routed as
+sent, the method is ignored; ClientError is 400, ArgumentError and JSON::ParserError are 500,
+each as its `{"exception": {...}}` object with an empty backtrace. Ours besides (docs/formats.md
+lists each difference): arguments from the query string when there is no body, `/` (a status
+page), `/start_points`, `/status`, `/metrics`, a 503 `/ready` while pre-pulling, a 413 for an
+oversized body.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from starlette.routing import Route
 from startpoints.core import strictjson
 from startpoints.core.limits import DEFAULT, Limits
 from startpoints.core.served import Served
-from startpoints.http import status
+from startpoints.http import request_json, status
 from startpoints.http.metrics import CONTENT_TYPE as METRICS_TYPE
 from startpoints.http.metrics import Metrics
 
 log = logging.getLogger("startpoints.access")
-Handler = Callable[[Request], Awaitable[Response]]
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+Handler = Callable[[dict[str, Any]], Awaitable[Response]]
 
 
 class Readiness(Protocol):
@@ -56,8 +60,13 @@ class AlwaysReady:
         return {}
 
 
-class BadRequest(Exception):
-    pass
+class ApiError(Exception):
+    """Refused as cyber-dojo's server refuses: `kind` is its error class (ClientError → 400,
+    ArgumentError and JSON::ParserError → 500)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def build(
@@ -70,7 +79,8 @@ def build(
     """The ASGI app: the fast path in front of Starlette, both answering from bytes made here."""
     api = _Api(served, sha, readiness or AlwaysReady(), limits)
     framework = Starlette(
-        routes=[Route("/{path:path}", api.dispatch, methods=["GET", "POST", "HEAD", "PUT"])]
+        # every method routes alike, as on cyber-dojo's server
+        routes=[Route("/{path:path}", api.dispatch, methods=list(METHODS))]
     )
     return _FastPath(framework, api.fixed, api.one, api.metrics, limits)
 
@@ -112,72 +122,73 @@ class _Api:
         }
 
     async def dispatch(self, request: Request) -> Response:
+        """As cyber-dojo's server answers: the body is parsed before the route is looked at
+        (so a bad body fails everywhere, /ready too), the route is the path as sent, and the
+        method is not looked at."""
         started = time.perf_counter()
-        route = request.url.path.strip("/")
+        route = _raw_path(request.scope)[1:]
+        body = await request.body()
         try:
+            args = self.arguments(body, request.scope.get("query_string", b""))
             if route in self.fixed:
-                await self.arguments(request)  # a bad body is a bad request on every route
                 response = _respond(200, self.fixed[route])
             elif route in self.handlers:
-                response = await self.handlers[route](request)
+                response = await self.handlers[route](args)
             else:
-                raise BadRequest("json:malformed")
-        except BadRequest as error:
-            response = await self.exception(request, route, 400, "ClientError", str(error))
+                raise ApiError("ClientError", "json:malformed")
+        except ApiError as error:
+            status_code = 400 if error.kind == "ClientError" else 500
+            response = self.exception(route, body, status_code, error.kind, str(error))
         except Exception as error:  # a real fault: 500 and logged, no backtrace to the client
             logging.getLogger("startpoints.http").exception("/%s failed", route)
-            response = await self.exception(request, route, 500, type(error).__name__, str(error))
+            response = self.exception(route, body, 500, type(error).__name__, str(error))
         known = route if route in self.fixed or route in self.handlers else "other"
         self.metrics.observe(known or "/", response.status_code, time.perf_counter() - started)
         _access(request, response.status_code, started)
         return response
 
-    async def ready(self, request: Request) -> Response:
-        await self.arguments(request)  # a bad body fails here too, before anything starts
+    async def ready(self, args: dict[str, Any]) -> Response:
         self.probe.poke()
         is_ready, detail = self.probe.ready()
         return _respond(200 if is_ready else 503, _json({"ready?": is_ready, **detail}))
 
-    async def manifest(self, request: Request) -> Response:
-        name = (await self.arguments(request)).get("name")
-        if not isinstance(name, str):
-            raise BadRequest("name:missing" if name is None else "name:!string")
+    async def manifest(self, args: dict[str, Any]) -> Response:
+        if "name" not in args:
+            raise ApiError("ArgumentError", "name:missing")
+        name = args["name"]
+        if not isinstance(name, str):  # null too: present, but not a name
+            raise ApiError("ArgumentError", "name:!string")
         if name not in self.one:
-            raise BadRequest(f"name:{name[: self.limits.echo_bytes]}:unknown")
+            raise ApiError("ArgumentError", f"name:{name[: self.limits.echo_bytes]}:unknown")
         return _respond(200, self.one[name])
 
-    async def status(self, request: Request) -> Response:
+    async def status(self, args: dict[str, Any]) -> Response:
         states = self.probe.states()
         return _respond(
             200, _json({"ready": self.probe.ready()[0], "pulling": bool(states), "images": states})
         )
 
-    async def page(self, request: Request) -> Response:
-        await self.arguments(request)
+    async def page(self, args: dict[str, Any]) -> Response:
         page = status.render(self.start_points, self.probe.states(), self.probe.ready()[0])
         return Response(page, 200, media_type="text/html; charset=utf-8")
 
-    async def scrape(self, request: Request) -> Response:
+    async def scrape(self, args: dict[str, Any]) -> Response:
         return Response(self.metrics.render(), 200, media_type=METRICS_TYPE)
 
-    async def arguments(self, request: Request) -> dict[str, Any]:
-        body = await request.body()
-        if body.strip():
-            try:
-                value = strictjson.loads_bounded(body, self.limits.json_depth)
-            except ValueError:
-                raise BadRequest("body is not JSON") from None
-            if not isinstance(value, dict):
-                raise BadRequest("body is not a JSON object")
-            return value
-        return dict(parse_qsl(request.url.query))
+    def arguments(self, body: bytes, query: bytes) -> dict[str, Any]:
+        """The body's JSON object, as cyber-dojo's server reads it; with no body, the query
+        string's arguments (ours alone: that server ignores the query)."""
+        if body == b"" and query:
+            return dict(parse_qsl(query.decode("latin-1")))
+        try:
+            return request_json.arguments(body)
+        except request_json.BodyError as error:
+            raise ApiError(error.kind, str(error)) from None
 
-    async def exception(
-        self, request: Request, route: str, status: int, kind: str, message: str
-    ) -> Response:
+    def exception(self, route: str, body: bytes, status: int, kind: str, message: str) -> Response:
         """The error object, repeating at most `echo_bytes` of the body."""
-        body = (await request.body())[: self.limits.echo_bytes].decode(errors="replace")
-        data = _exception_json(route, body, kind, message)
+        echoed = body[: self.limits.echo_bytes].decode(errors="replace")
+        data = _exception_json(route, echoed, kind, message[: self.limits.echo_bytes])
         return Response(data, status, media_type="application/json")
 
 
@@ -213,7 +224,7 @@ class _FastPath:
             await self.framework(scope, receive, send)
             return
         started = time.perf_counter()
-        path = scope["path"]
+        path = _raw_path(scope)
         body = (
             await _read_body(receive, self.limits.request_body_bytes) if _has_body(scope) else b""
         )
@@ -250,7 +261,7 @@ class _FastPath:
 
     def _answer(self, path: str, query: bytes, body: bytes) -> tuple[str, bytes] | None:
         args: Any = {}
-        if body.strip():
+        if body:  # whitespace alone is bad JSON there, answered by the slow path
             try:
                 args = strictjson.loads_bounded(body, self.limits.json_depth)
             except ValueError:
@@ -293,9 +304,7 @@ async def _read_body(receive: Any, limit: int) -> bytes | None:
 
 
 async def _too_large(scope: Any, send: Any, limit: int) -> None:
-    data = _exception_json(
-        scope["path"].strip("/"), "", "ClientError", f"body:more than {limit} bytes"
-    )
+    data = _exception_json(_raw_path(scope)[1:], "", "ClientError", f"body:more than {limit} bytes")
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(data)).encode()),
@@ -324,9 +333,16 @@ def _json(value: Any) -> bytes:
 
 
 def _exception_json(path: str, body: str, kind: str, message: str) -> bytes:
-    """cyber-dojo's error object, pretty printed as its server prints it."""
-    payload = {"exception": {"path": path, "body": body, "class": kind, "message": message}}
-    return json.dumps(payload, indent=2).encode()
+    """cyber-dojo's error object, its fields in its order, pretty printed as Ruby's
+    `JSON.pretty_generate` prints it. The backtrace is always empty: never our file paths."""
+    exception = {"path": path, "body": body, "class": kind, "message": message, "backtrace": []}
+    return json.dumps({"exception": exception}, indent=2, ensure_ascii=False).encode()
+
+
+def _raw_path(scope: Any) -> str:
+    """The path as the client sent it (`%6D` stays `%6D`), as cyber-dojo's server routes on it."""
+    raw = scope.get("raw_path")
+    return raw.decode("latin-1") if raw else str(scope["path"])
 
 
 def _respond(status: int, body: bytes) -> Response:

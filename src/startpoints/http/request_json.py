@@ -1,0 +1,142 @@
+"""A request body read as cyber-dojo's start-points server reads it, errors worded as it words
+them, so error bodies are byte-equal (tests/http/test_differential.py runs both servers).
+
+That server (Ruby's `JSON.parse`, json 2.6) takes an empty body as `{}` and anything else as
+JSON: whitespace alone is a `JSON::ParserError`, nesting deeper than 100 a
+`JSON::NestingError`, and a JSON value that is not an object a `ClientError` (`json:malformed`).
+Its parser's messages name the line of its own source that gave up and the text from where it
+did: `859: unexpected token at '…'`. The values come from Python's parser (NaN and Infinity
+refused, as there); only the message of a failure is worked out here, by walking the text as
+Ruby's state machines do: an array gives up where its element or separator fails (451), an
+object or a scalar hands the failure up to where its value began, NaN (225) and -Infinity
+(249) are refused where they stand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from startpoints.core import strictjson
+
+MAX_NESTING = 100  # Ruby's JSON.parse default
+_WS = re.compile(r"[ \t\r\n]*")
+_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+
+
+class BodyError(Exception):
+    """The body cannot be the server's arguments: `kind` is the error class it reports."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def arguments(body: bytes) -> dict[str, Any]:
+    """The body's arguments, or BodyError as cyber-dojo's server would raise it."""
+    if body == b"":
+        return {}
+    text = body.decode("utf-8", errors="replace")
+    try:
+        strictjson.check_depth(text, MAX_NESTING)
+    except strictjson.TooDeep:
+        raise BodyError("JSON::NestingError", f"nesting of {MAX_NESTING + 1} is too deep") from None
+    try:
+        value = json.loads(text, parse_constant=_refuse)
+    except (ValueError, RecursionError):
+        raise BodyError("JSON::ParserError", _message(text)) from None
+    if not isinstance(value, dict):
+        raise BodyError("ClientError", "json:malformed")
+    return value
+
+
+def _refuse(name: str) -> Any:
+    raise ValueError(name)
+
+
+class _Gave(Exception):
+    def __init__(self, line: int, at: int) -> None:
+        self.line, self.at = line, at
+
+
+def _message(text: str) -> str:
+    try:
+        at = _skip(text, 0)
+        if at == len(text):
+            raise _Gave(859, at)
+        end = _value(text, at)
+        if end is None:
+            raise _Gave(859, at)
+        rest = _skip(text, end)
+        raise _Gave(859, rest if rest < len(text) else at)
+    except _Gave as gave:
+        return f"{gave.line}: unexpected token at '{text[gave.at :]}'"
+
+
+def _skip(text: str, at: int) -> int:
+    match = _WS.match(text, at)
+    return match.end() if match else at
+
+
+def _value(text: str, at: int) -> int | None:
+    """Where the value at `at` ends, None when it hands the failure up; raises _Gave where
+    Ruby's parser raises on the spot."""
+    if text.startswith("NaN", at):
+        raise _Gave(225, at)
+    if text.startswith("-Infinity", at):
+        raise _Gave(249, at)
+    if text.startswith("Infinity", at):
+        raise _Gave(232, at + len("Infinity"))
+    for word in ("true", "false", "null"):
+        if text.startswith(word, at):
+            return at + len(word)
+    if text.startswith("[", at):
+        return _array(text, at + 1)
+    if text.startswith("{", at):
+        return _object(text, at + 1)
+    if match := _STRING.match(text, at):
+        return match.end()
+    if match := _NUMBER.match(text, at):
+        # a leading zero followed by a digit is no number there, not 0 then garbage
+        return None if text[match.end() : match.end() + 1].isdigit() else match.end()
+    return None
+
+
+def _array(text: str, at: int) -> int:
+    at = _skip(text, at)
+    if text.startswith("]", at):
+        return at + 1
+    while True:
+        end = _value(text, at)
+        if end is None:
+            raise _Gave(451, at)
+        at = _skip(text, end)
+        if text.startswith("]", at):
+            return at + 1
+        if not text.startswith(",", at):
+            raise _Gave(451, at)
+        at = _skip(text, at + 1)
+
+
+def _object(text: str, at: int) -> int | None:
+    at = _skip(text, at)
+    if text.startswith("}", at):
+        return at + 1
+    while True:
+        key = _STRING.match(text, at)
+        if key is None:
+            return None
+        at = _skip(text, key.end())
+        if not text.startswith(":", at):
+            return None
+        end = _value(text, _skip(text, at + 1))
+        if end is None:
+            return None
+        at = _skip(text, end)
+        if text.startswith("}", at):
+            return at + 1
+        if not text.startswith(",", at):
+            return None
+        at = _skip(text, at + 1)

@@ -135,17 +135,20 @@ def _index(folder: Path) -> tuple[Kind, list[dict[str, Any]]]:
 
 
 def serve_manifest(loaded: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """The manifest as served; its files are read through the containment check."""
+    """The manifest as served; its files are read through the containment check. Keys keep
+    the file's order, `visible_files` coming last, where cyber-dojo's server puts it."""
     served: dict[str, Any] = {}
     for key, value in loaded.items():
         if key == "visible_filenames":
-            served["visible_files"] = {name: {"content": _text(folder, name)} for name in value}
-        elif key == "filename_extension":
+            continue
+        if key == "filename_extension":
             served[key] = [value] if isinstance(value, str) else list(value)
         elif key == "rag_lambda":
             served[key] = _text(folder, value)
         else:
             served[key] = value
+    names = loaded.get("visible_filenames") or []
+    served["visible_files"] = {name: {"content": _text(folder, name)} for name in names}
     return served
 
 

@@ -9,7 +9,9 @@ did: `859: unexpected token at '…'`. The values come from Python's parser (NaN
 refused, as there); only the message of a failure is worked out here, by walking the text as
 Ruby's state machines do: an array gives up where its element or separator fails (451), an
 object or a scalar hands the failure up to where its value began, NaN (225) and -Infinity
-(249) are refused where they stand.
+(249) are refused where they stand. Ruby's parser also takes `/* */` and `//` comments as
+white space (and an unfinished one as an error where it stops), so a body it accepts with
+comments is parsed here without them.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from typing import Any
 from startpoints.core import strictjson
 
 MAX_NESTING = 100  # Ruby's JSON.parse default
-_WS = re.compile(r"[ \t\r\n]*")
-_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_WS = frozenset(" \t\r\n")
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|/\*.*?\*/|//[^\n]*\n', re.S)
+_INTEGER = re.compile(r"-?(?:0|[1-9]\d*)")
+_FLOAT = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+(?:[eE][+-]?\d+)?|[eE][+-]?\d+)")
+_STRING = re.compile(r'"(?:[^"\\\x00-\x1f]|\\[^\x00-\x1f])*"')  # no raw control characters
 
 
 class BodyError(Exception):
@@ -46,7 +50,12 @@ def arguments(body: bytes) -> dict[str, Any]:
     try:
         value = json.loads(text, parse_constant=_refuse)
     except (ValueError, RecursionError):
-        raise BodyError("JSON::ParserError", _message(text)) from None
+        if (message := _refusal(text)) is not None:
+            raise BodyError("JSON::ParserError", message) from None
+        try:  # Ruby's parser takes it: comments, most likely
+            value = json.loads(_uncommented(text), parse_constant=_refuse)
+        except (ValueError, RecursionError):
+            raise BodyError("JSON::ParserError", f"859: unexpected token at '{text}'") from None
     if not isinstance(value, dict):
         raise BodyError("ClientError", "json:malformed")
     return value
@@ -56,28 +65,72 @@ def _refuse(name: str) -> Any:
     raise ValueError(name)
 
 
+def _uncommented(text: str) -> str:
+    return _TOKENS.sub(lambda m: m.group() if m.group().startswith('"') else " ", text)
+
+
 class _Gave(Exception):
     def __init__(self, line: int, at: int) -> None:
         self.line, self.at = line, at
 
 
-def _message(text: str) -> str:
+def _refusal(text: str) -> str | None:
+    """What Ruby's parser says of `text`, or None when it takes it."""
     try:
-        at = _skip(text, 0)
+        at = _skip_or_give_up(text, 0, 859)
         if at == len(text):
             raise _Gave(859, at)
         end = _value(text, at)
         if end is None:
             raise _Gave(859, at)
-        rest = _skip(text, end)
-        raise _Gave(859, rest if rest < len(text) else at)
+        rest = _skip_or_give_up(text, end, 859)
+        if rest < len(text):
+            raise _Gave(859, rest)
+        return None
     except _Gave as gave:
         return f"{gave.line}: unexpected token at '{text[gave.at :]}'"
 
 
 def _skip(text: str, at: int) -> int:
-    match = _WS.match(text, at)
-    return match.end() if match else at
+    """Past white space and comments. An unfinished comment gives up where it stops: at the
+    end of the text, or just past a `/` that starts none."""
+    while at < len(text):
+        if text[at] in _WS:
+            at += 1
+        elif text.startswith("/*", at):
+            end = text.find("*/", at + 2)
+            at = len(text) if end < 0 else end + 2
+            if end < 0:
+                return _stop(at)
+        elif text.startswith("//", at):
+            end = text.find("\n", at + 2)
+            if end < 0:
+                return _stop(len(text))
+            at = end + 1
+        elif text[at] == "/":
+            return _stop(at + 1)
+        else:
+            break
+    return at
+
+
+def _stop(at: int) -> int:
+    raise _Halted(at)
+
+
+class _Halted(Exception):
+    """An unfinished comment: where the parser stopped."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+
+def _skip_or_give_up(text: str, at: int, line: int) -> int:
+    """_skip, where an unfinished comment is an error raised on the spot (arrays, the top)."""
+    try:
+        return _skip(text, at)
+    except _Halted as halted:
+        raise _Gave(line, halted.at) from None
 
 
 def _value(text: str, at: int) -> int | None:
@@ -98,29 +151,47 @@ def _value(text: str, at: int) -> int | None:
         return _object(text, at + 1)
     if match := _STRING.match(text, at):
         return match.end()
-    if match := _NUMBER.match(text, at):
-        # a leading zero followed by a digit is no number there, not 0 then garbage
+    return _number(text, at)
+
+
+def _number(text: str, at: int) -> int | None:
+    """Ruby's float machine gives way when `.`, `e`, `E` or `-` follows it, and the integer
+    machine is tried instead, which takes the digits alone; a leading zero followed by a digit
+    is no number at all."""
+    if (match := _FLOAT.match(text, at)) and text[match.end() : match.end() + 1] not in tuple(
+        ".eE-"
+    ):
+        return match.end()
+    if match := _INTEGER.match(text, at):
         return None if text[match.end() : match.end() + 1].isdigit() else match.end()
     return None
 
 
 def _array(text: str, at: int) -> int:
-    at = _skip(text, at)
+    at = _skip_or_give_up(text, at, 451)
     if text.startswith("]", at):
         return at + 1
     while True:
         end = _value(text, at)
         if end is None:
             raise _Gave(451, at)
-        at = _skip(text, end)
+        at = _skip_or_give_up(text, end, 451)
         if text.startswith("]", at):
             return at + 1
         if not text.startswith(",", at):
             raise _Gave(451, at)
-        at = _skip(text, at + 1)
+        at = _skip_or_give_up(text, at + 1, 451)
 
 
 def _object(text: str, at: int) -> int | None:
+    """Where the object ends, None when it hands its failure up (an unfinished comment too)."""
+    try:
+        return _object_body(text, at)
+    except _Halted:
+        return None
+
+
+def _object_body(text: str, at: int) -> int | None:
     at = _skip(text, at)
     if text.startswith("}", at):
         return at + 1

@@ -1,0 +1,174 @@
+"""Differential: cyber-dojo's own start-points server (Ruby, puma) and `startpoints serve` on the
+same catalog folders, sent the same requests over real sockets; status, content type and body
+must be equal. Bodies are compared byte for byte, except that the real server's backtrace
+(its file paths and source lines) is replaced by the empty one ours sends. Requests whose
+answers differ on purpose (docs/formats.md) are not sent here; tests/http/test_app.py pins them.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import CORPUS, EXAMPLES, ROOT
+from tests.servers import free_port, wait_until
+from tests.test_corpus import stub
+
+CYBERDOJO = ROOT.parent / "shared" / "cyberdojo"
+MISSING = [tool for tool in ("ruby", "puma") if shutil.which(tool) is None]
+if not (CYBERDOJO / "real-server.sh").exists():
+    MISSING.append(str(CYBERDOJO / "real-server.sh"))
+pytestmark = pytest.mark.skipif(
+    bool(MISSING), reason=f"needs {', '.join(MISSING)} (Debian packages ruby, puma, ruby-rack)"
+)
+SHA = "0123456789abcdef0123456789abcdef01234567"
+ROUTES = ["alive", "ready", "sha", "names", "manifests", "image_names", "manifest", "nope", "Names"]
+_BACKTRACE = re.compile(rb'"backtrace": \[.*?\n    \]', re.S)
+
+
+def answer(port: int, method: str, path: str, body: bytes) -> tuple[int, str, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        # the path exactly as given: no client-side normalising of `//` or `%6D`
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type") or "", response.read()
+    finally:
+        connection.close()
+
+
+def comparable(answered: tuple[int, str, bytes]) -> tuple[int, str, bytes]:
+    status, kind, body = answered
+    return status, kind, _BACKTRACE.sub(b'"backtrace": []', body)
+
+
+class Pair:
+    def __init__(self, real: int, ours: int, repos: Path) -> None:
+        self.real, self.ours, self.repos = real, ours, repos
+
+    def check(self, method: str, path: str, body: bytes) -> None:
+        real = comparable(answer(self.real, method, path, body))
+        ours = answer(self.ours, method, path, body)
+        assert ours == real, f"{method} {path} {body[:80]!r}"
+
+
+def _up(port: int) -> bool:
+    try:
+        return answer(port, "GET", "/alive", b"")[0] == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module", params=["examples", "corpus languages"])
+def pair(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Pair]:
+    """Both servers over one folder laid out as the real server's image lays it out."""
+    repos = tmp_path_factory.mktemp("repos")
+    if request.param == "examples":
+        for i, example in enumerate(["bash-bats", "python-pytest"]):
+            shutil.copytree(EXAMPLES / example / "start_point", repos / str(i) / "start_point")
+    elif CORPUS.is_dir():
+        stub("languages", repos)
+    else:
+        pytest.skip(f"needs the corpus at {CORPUS}")
+    real_port, our_port = free_port(), free_port()
+    env = {**os.environ, "SHA": SHA}
+    real = subprocess.Popen(
+        ["bash", str(CYBERDOJO / "real-server.sh"), str(repos), str(real_port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    ours = subprocess.Popen(
+        [sys.executable, "-m", "startpoints", "serve", str(repos), "--host", "127.0.0.1",
+         "--port", str(our_port), "--no-access-log"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: _up(real_port), "cyber-dojo's server", deadline=60)
+        wait_until(lambda: _up(our_port), "startpoints serve")
+        yield Pair(real_port, our_port, repos)
+    finally:
+        for process in (real, ours):
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def names(pair: Pair) -> list[str]:
+    return list(json.loads(answer(pair.real, "GET", "/names", b"")[2])["names"])
+
+
+BODIES = [
+    b"", b"{}", b'{"name": null}', b'{"name": 42}', b'{"name": ["a"]}', b'{"name": "Cobol"}',
+    b'{"name": ""}', b'{"other": 1}', b" ", b"\n", b"{", b"{not json", b"[1, 2]", b'"text"',
+    b"7", b"null", b'{"name": NaN}', b'{"a": 1} x', b"[" * 101 + b"]" * 101, b'{"name": 1e999}',
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE"])
+@pytest.mark.parametrize("route", ROUTES)
+def test_every_route_and_body_answers_alike(pair: Pair, route: str, method: str) -> None:
+    for body in BODIES:
+        pair.check(method, f"/{route}", body)
+    if route == "manifest":
+        first = names(pair)[0]
+        for body in (
+            json.dumps({"name": first}).encode(),
+            json.dumps({"name": first, "x": 1}).encode(),
+        ):
+            pair.check(method, "/manifest", body)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/names/", "//names", "/names//", "/na%6Des", "/names?", "/names?x=1", "/ready?", "/alive?",
+     "/", "/manifest/", "/%20names", "/names%3F"],
+)  # fmt: skip
+def test_path_variants_answer_alike(pair: Pair, path: str) -> None:
+    if path == "/":
+        pytest.skip("/ is the status page here, a 400 there (docs/formats.md)")
+    for body in (b"", b"{}", b" "):
+        pair.check("GET", path, body)
+
+
+def test_every_name_and_display_name_is_served_alike(pair: Pair) -> None:
+    manifests = json.loads(answer(pair.real, "GET", "/manifests", b"")[2])["manifests"]
+    raw = [
+        json.loads(p.read_text())["display_name"] for p in sorted(pair.repos.rglob("manifest.json"))
+    ]
+    for name in [*manifests, *raw]:
+        pair.check("GET", "/manifest", json.dumps({"name": name}).encode())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    value=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+        ),
+        max_leaves=8,
+    ),
+    route=st.sampled_from(["manifest", "names", "ready", "sha"]),
+)
+def test_generated_bodies_answer_alike(pair: Pair, value: object, route: str) -> None:
+    body = json.dumps({"name": value} if route == "manifest" else value).encode()
+    pair.check("POST", f"/{route}", body)
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(alphabet='{}[]":, 0123456789abnlutrefNI-.+eE\n\t\\/é', max_size=12))
+def test_generated_bad_json_answers_alike(pair: Pair, text: str) -> None:
+    pair.check("GET", "/names", text.encode())

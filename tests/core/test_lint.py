@@ -77,3 +77,20 @@ def test_missing_paths_and_empty_trees_are_problems(tmp_path: Path) -> None:
         f"{tmp_path / 'nope'}: does not exist",
         f"{tmp_path}: holds no manifest.json",
     ]
+
+
+def test_start_points_are_found_as_cyber_dojo_finds_them(tmp_path: Path) -> None:
+    """Dir.glob("**/manifest.json"): a folder's own manifest does not hide those below it,
+    dot-folders are not searched, and the order is the manifest paths' name by name."""
+    for folder in [
+        "manifest-at-root",
+        "manifest-at-root/deeper/x",
+        "a/.hidden/y",
+        "a/.git/z",
+        "b",
+        "a/c",
+    ]:
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder / "manifest.json").write_text("{}")
+    found = [p.relative_to(tmp_path).as_posix() for p in find_start_points(tmp_path)]
+    assert found == ["a/c", "b", "manifest-at-root/deeper/x", "manifest-at-root"]

@@ -21,6 +21,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from startpoints.oci.stores import Stores
+from startpoints.workflows import assemble
 from tests.conftest import CORPUS, EXAMPLES, ROOT
 from tests.servers import free_port, wait_until
 from tests.test_corpus import stub
@@ -72,7 +74,9 @@ def _up(port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="module", params=["examples", "corpus languages"])
+@pytest.fixture(
+    scope="module", params=["examples", "nested", "corpus languages", "assembled catalog"]
+)
 def pair(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Pair]:
@@ -81,10 +85,34 @@ def pair(
     if request.param == "examples":
         for i, example in enumerate(["bash-bats", "python-pytest"]):
             shutil.copytree(EXAMPLES / example / "start_point", repos / str(i) / "start_point")
-    elif CORPUS.is_dir():
-        stub("languages", repos)
-    else:
+    elif request.param == "nested":
+        # a start point at an index folder's root with others below it, and one in a
+        # dot-folder, which neither server may find
+        shutil.copytree(EXAMPLES / "bash-bats" / "start_point", repos / "0")
+        shutil.copytree(EXAMPLES / "python-pytest" / "start_point", repos / "0" / "deeper" / "py")
+        shutil.copytree(EXAMPLES / "python-pytest" / "start_point", repos / "1" / ".hidden" / "py")
+        hidden = json.loads((repos / "1/.hidden/py/manifest.json").read_text())
+        (repos / "1/.hidden/py/manifest.json").write_text(
+            json.dumps({**hidden, "display_name": "Hidden, x"})
+        )
+        shutil.copytree(EXAMPLES / "bash-bats" / "start_point", repos / "1" / "b")
+        bats = json.loads((repos / "1/b/manifest.json").read_text())
+        (repos / "1/b/manifest.json").write_text(
+            json.dumps({**bats, "display_name": "Bash 5, bats 2", "language": ["Bash", "5"],
+                        "test_framework": ["bats", "2"]})
+        )  # fmt: skip
+    elif not CORPUS.is_dir():
         pytest.skip(f"needs the corpus at {CORPUS}")
+    elif request.param == "assembled catalog":
+        # 12 start points, as `assemble --output` lays them out: 0/ 1/ ... 11/ and catalog.json,
+        # which the real server ignores and finds 0, 1, 10, 11, 2, ... in
+        stubbed = tmp_path_factory.mktemp("stubbed")
+        stub("languages", stubbed)
+        sources = [str(p) for p in sorted(stubbed.iterdir())[:12]]
+        shutil.rmtree(repos)
+        assemble.assemble(assemble.Request(sources=sources, output=repos), Stores())
+    else:
+        stub("languages", repos)
     real_port, our_port = free_port(), free_port()
     env = {**os.environ, "SHA": SHA}
     real = subprocess.Popen(

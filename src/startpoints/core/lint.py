@@ -19,15 +19,17 @@ class Report:
 
 
 def find_start_points(path: Path) -> list[Path]:
-    """Every folder at or under `path` that holds a manifest.json, skipping .git; sorted."""
-    if (path / manifest.MANIFEST).is_file():
-        return [path]
+    """Every folder at or under `path` that holds a manifest.json, at any depth, a folder's
+    own included, as cyber-dojo finds them (`Dir.glob("**/manifest.json")`): folders whose
+    name starts with `.` (.git among them) are not searched, links to folders not followed.
+    In its order: by the manifest file's path, name by name (so `0/deeper/x/manifest.json`
+    comes before `0/manifest.json`, since "deeper" sorts before "manifest.json")."""
     found = []
     for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if d != ".git")
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         if manifest.MANIFEST in files:
             found.append(Path(root))
-    return sorted(found)
+    return sorted(found, key=lambda folder: (folder / manifest.MANIFEST).parts)
 
 
 def lint(paths: Iterable[Path], kind: Kind) -> Report:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from startpoints.core import catalog, lint, manifest, paths, strictjson
@@ -131,7 +131,9 @@ def _index(folder: Path) -> tuple[Kind, list[dict[str, Any]]]:
         raise StartpointsError(
             f"{where}: start_points must be a list of objects, each with a manifest path"
         )
-    return kind, records
+    # In the order cyber-dojo's server finds them in the same folder (lint.find_start_points):
+    # 0, 1, 10, 11, ..., 2, by path name by name, not by index.
+    return kind, sorted(records, key=lambda r: PurePosixPath(r["manifest"]).parts)
 
 
 def serve_manifest(loaded: dict[str, Any], folder: Path) -> dict[str, Any]:

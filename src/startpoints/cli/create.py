@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from startpoints.errors import StartpointsError
+from startpoints.errors import InvalidStartPoint, StartpointsError
 
 TYPES = ("--custom", "--exercises", "--languages")  # cyber-dojo's order: exit codes follow it
 HELP = """usage: startpoints create NAME --languages|--custom|--exercises SOURCE... [options]
@@ -112,8 +112,14 @@ def run(args: argparse.Namespace) -> int:
         base=reference.parse(parsed["base"]) if parsed["base"] else None,
         build_images=parsed["build_images"],
     )
-    with progress.sources(len(request.sources), f"creating {request.name}") as done:
-        created = create.create(request, common.stores(None), say=_say, done=done)
+    try:
+        with progress.sources(len(request.sources), f"creating {request.name}") as done:
+            created = create.create(request, common.stores(None), say=_say, done=done)
+    except InvalidStartPoint as error:
+        for problem in error.problems:
+            print(f"ERROR: {problem}", file=sys.stderr)
+        print(f"ERROR: Failed to build {request.name}", file=sys.stderr)
+        return _exit_code(error.problems, request.kind)
     if parsed["json"]:
         print(
             json.dumps({"image": created, "kind": request.kind, "sources": list(request.sources)})
@@ -121,6 +127,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"Successfully built {created}", file=sys.stderr)
     print(created)
     return 0
+
+
+def _exit_code(problems: list[object], kind: str) -> int:
+    """cyber-dojo's codes: 3 for a source that could not be fetched (its failed clone or
+    checkout), else the manifest checkers' own code."""
+    from startpoints.core import check_codes
+    from startpoints.core.problem import Problem
+
+    found = [p for p in problems if isinstance(p, Problem)]
+    if any(p.reason.startswith("cannot be fetched") or "unreachable" in p.reason for p in found):
+        return 3
+    return check_codes.exit_code(found, kind)  # type: ignore[arg-type]
 
 
 def _say(message: str) -> None:

@@ -9,7 +9,9 @@
 ARG BASE=python:3.11-slim-bookworm
 FROM ${BASE}
 
+# The commit built, served as /sha: required, so no image ever says "unknown".
 ARG SHA=unknown
+RUN if [ "${SHA}" = unknown ] || [ -z "${SHA}" ]; then echo "build with --build-arg SHA=<commit>" >&2; exit 1; fi
 ENV SHA=${SHA} \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

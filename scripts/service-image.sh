@@ -16,8 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 destination="${1:-}"
 python="${PYTHON:-.venv/bin/python}"
-sha="$(git rev-parse --short=7 HEAD 2>/dev/null || echo unknown)"
-tag="${TAG:-localhost/startpoints:$sha}"
+sha="$(git rev-parse HEAD)"  # served as /sha: the commit the image is built from
+tag="${TAG:-localhost/startpoints:${sha:0:7}}"
 root="${BUILDAH_ROOT:-build/buildah}"
 storage=(--root "$root/root" --runroot "$root/runroot" --storage-driver vfs)
 export BUILDAH_ISOLATION=chroot

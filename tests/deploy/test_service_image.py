@@ -122,6 +122,10 @@ def test_the_built_image_serves_its_catalog_as_nobody_on_a_read_only_root(
     try:
         wait_serving(process, port, "the catalog image's own command")
         assert get(port, "/names") == (200, {"names": ["Bash, bats"]})
+        built_from = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        assert get(port, "/sha") == (200, {"sha": built_from})  # the commit built, never "unknown"
         status = get(port, "/status")[1]
         assert json.dumps(status)  # served from the image's own catalog
         whoami = subprocess.run(

@@ -5,6 +5,7 @@ image's own command as `nobody` on a read-only root with a tmpfs /tmp."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -30,9 +31,8 @@ NOBODY = "65534"
 
 
 @pytest.fixture(scope="module")
-def catalog_rootfs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    """`make image`'s script builds the service image; a catalog is assembled on it; the
-    catalog image's layers are laid out as a root filesystem. Returns it and its config."""
+def service_image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """`make image`'s script builds the service image into an OCI layout; its reference."""
     if MISSING:
         pytest.skip(f"needs {', '.join(MISSING)} (Debian packages buildah, mmdebstrap, bubblewrap)")
     work = tmp_path_factory.mktemp("service-image")
@@ -49,26 +49,36 @@ def catalog_rootfs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
         text=True,
     )
     assert built.returncode == 0, built.stderr[-3000:]
-    catalog = parse(f"oci:{work / 'catalog'}:cdsp/languages:v1")
-    stores = Stores()
+    return f"oci:{work / 'service'}:startpoints:test"
+
+
+@pytest.fixture(scope="module")
+def catalog_rootfs(
+    service_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, Any]]:
+    """A catalog assembled on the service image, laid out as a root filesystem; and its config."""
+    work = tmp_path_factory.mktemp("catalog")
+    catalog = f"oci:{work / 'catalog'}:cdsp/languages:v1"
     assemble.assemble(
         assemble.Request(
-            sources=[str(EXAMPLES / "bash-bats")],
-            tag=catalog,
-            base=parse(f"oci:{work / 'service'}:startpoints:test"),
+            sources=[str(EXAMPLES / "bash-bats")], tag=parse(catalog), base=parse(service_image)
         ),
-        stores,
+        Stores(),
     )
-    store = stores.for_ref(catalog)
-    manifest, _ = read.image_manifest(store, catalog, stores.limits)
-    config = read.image_config(store, catalog, manifest, stores.limits)
-    rootfs = work / "rootfs"
+    return lay_out(catalog, work / "rootfs")
+
+
+def lay_out(image: str, rootfs: Path) -> tuple[Path, dict[str, Any]]:
+    """The layers of the image (in an OCI layout) as a root filesystem, and its config. The
+    image is ours, so the whole tree is laid out, devices aside: the sandbox brings its own
+    /dev. (startpoints' own unpacker refuses a root filesystem by design.)"""
+    ref, stores = parse(image), Stores()
+    store = stores.for_ref(ref)
+    manifest, _ = read.image_manifest(store, ref, stores.limits)
+    config = read.image_config(store, ref, manifest, stores.limits)
     rootfs.mkdir()
-    # The image is ours (built above), so the whole tree is laid out, devices aside: the
-    # sandbox brings its own /dev. (startpoints' own unpacker refuses a rootfs by design.)
-    for descriptor in read.layer_descriptors(manifest, catalog):
-        blob = work / "catalog/blobs" / descriptor.digest.replace(":", "/")
-        with tarfile.open(blob) as layer:
+    for descriptor in read.layer_descriptors(manifest, ref):
+        with tarfile.open(fileobj=io.BytesIO(store.fetch_blob(ref, descriptor))) as layer:
             layer.extractall(
                 rootfs,
                 members=[
@@ -76,15 +86,18 @@ def catalog_rootfs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
                 ],
                 filter="tar",
             )
-    os.chmod(work, 0o755)
+    os.chmod(rootfs.parent, 0o755)
     return rootfs, config
 
 
-def sandbox(rootfs: Path, config: dict[str, Any], port: int, command: list[str]) -> list[str]:
+def sandbox(
+    rootfs: Path, config: dict[str, Any], port: int | None, command: list[str]
+) -> list[str]:
     """bubblewrap as the container runtime: the image's root read-only, a tmpfs /tmp, the
-    image's environment and working folder, as uid/gid 65534 (nobody)."""
+    image's environment (PORT overridden when `port` is given) and working folder, as uid/gid
+    65534 (nobody)."""
     inner = config["config"]
-    env = [*inner.get("Env", []), f"PORT={port}"]
+    env = [*inner.get("Env", []), *([f"PORT={port}"] if port else [])]
     setenv = [arg for pair in env for arg in ("--setenv", *pair.split("=", 1))]
     return [
         "bwrap",
@@ -154,3 +167,51 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         raise
+
+
+def test_the_image_create_makes_is_a_start_point_service_on_its_kinds_port(
+    service_image: str, tmp_path: Path
+) -> None:
+    """As commander's compose runs a created image: its default command, as nobody, read-only,
+    a tmpfs /tmp, no port given: it serves on its kind's port (custom: 4526)."""
+    created = f"oci:{tmp_path / 'created'}:acme/custom-start-points:1"
+    done = subprocess.run(
+        [sys.executable, "-m", "startpoints", "create", created, "--custom",
+         str(EXAMPLES / "python-pytest"), "--base", service_image],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].startswith(f"Successfully built {created}@sha256:")
+    rootfs, config = lay_out(created, tmp_path / "rootfs")
+    inner = config["config"]
+    assert inner["Labels"]["org.cyber-dojo.start-point"] == "custom"
+    assert "PORT=4526" in inner["Env"]
+    port = 4526
+    process = subprocess.Popen(
+        sandbox(rootfs, config, None, inner["Entrypoint"] + inner["Cmd"]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_serving(process, port, "the created image's own command")
+        name = get(port, "/names")[1]["names"][0]
+        for route, key in [("/alive", "alive?"), ("/ready", "ready?"), ("/sha", "sha"),
+                           ("/names", "names"), ("/manifests", "manifests"),
+                           ("/image_names", "image_names")]:  # fmt: skip
+            status, body = get(port, route)
+            assert status == 200 and key in body, route
+        status, body = get(port, "/manifest", json.dumps({"name": name}).encode())
+        assert status == 200 and body["manifest"]["display_name"] == name
+        assert get(port, "/sha")[1]["sha"]  # the service image's commit, never null
+        # commander's `start-point inspect`, through the image's own command
+        inspected = subprocess.run(
+            sandbox(rootfs, config, None, [*inner["Entrypoint"], "inspect"]),
+            capture_output=True,
+            text=True,
+        )
+        assert inspected.returncode == 0, inspected.stderr
+        described = json.loads(inspected.stdout)
+        assert list(described) == ["Python 3.12, pytest 8.3"]
+        assert described["Python 3.12, pytest 8.3"]["url"] == str(EXAMPLES / "python-pytest")
+    finally:
+        stop(process)

@@ -113,7 +113,17 @@ def real_code(sources: list[Path], kind: str, work: Path) -> tuple[int, str]:
 def our_code(sources: list[Path], kind: str, work: Path) -> tuple[int, str]:
     name = f"oci:{work / 'layout'}:cdsp/created:1"
     done = subprocess.run(
-        [sys.executable, "-m", "startpoints", "create", name, f"--{kind}", *map(str, sources)],
+        [
+            sys.executable,
+            "-m",
+            "startpoints",
+            "create",
+            name,
+            f"--{kind}",
+            *map(str, sources),
+            "--base",
+            "none",
+        ],  # fmt: skip
         capture_output=True,
         text=True,
     )

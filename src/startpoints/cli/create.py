@@ -10,6 +10,7 @@ from typing import Any
 
 from startpoints.errors import InvalidStartPoint, StartpointsError
 
+SERVICE_IMAGE = "ghcr.io/cyber-dojo/startpoints:v{}"  # published by .github/workflows/release.yml
 TYPES = ("--custom", "--exercises", "--languages")  # cyber-dojo's order: exit codes follow it
 HELP = """usage: startpoints create NAME --languages|--custom|--exercises SOURCE... [options]
 
@@ -19,7 +20,8 @@ sha7@git-urls, or local folders (a dirty work tree is taken as it is).
 options:
   --push            push NAME to its registry (default: load it into the local engine)
   --engine URL      Docker Engine API (default: $DOCKER_HOST, else the local socket)
-  --base REF        the image the catalog goes on (the startpoints service image)
+  --base REF        the image the catalog goes on (default: $STARTPOINTS_SERVICE_IMAGE, else
+                    ghcr.io/cyber-dojo/startpoints:v<version>); none: a data-only image
   --build-images    also build a local repo's docker/Dockerfile as <image_name>:<sha7>
   --json            print a JSON summary
 
@@ -109,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         sources=parsed["sources"],
         push=parsed["push"],
         engine=parsed["engine"] or os.environ.get("DOCKER_HOST"),
-        base=reference.parse(parsed["base"]) if parsed["base"] else None,
+        base=_base(parsed["base"]),
         build_images=parsed["build_images"],
     )
     try:
@@ -124,9 +126,19 @@ def run(args: argparse.Namespace) -> int:
         print(
             json.dumps({"image": created, "kind": request.kind, "sources": list(request.sources)})
         )
-    print(f"Successfully built {created}", file=sys.stderr)
-    print(created)
+    print(f"Successfully built {created}")  # stdout, as cyber-dojo's create prints it
     return 0
+
+
+def _base(given: str | None) -> Any:
+    """The image the catalog goes on: by default the startpoints service image (so the created
+    image serves itself, as cyber-dojo's does), `$STARTPOINTS_SERVICE_IMAGE` when set;
+    `--base none` makes a data-only image."""
+    from startpoints import __version__
+    from startpoints.core import reference
+
+    text = given or os.environ.get("STARTPOINTS_SERVICE_IMAGE") or SERVICE_IMAGE.format(__version__)
+    return None if text == "none" else reference.parse(text)
 
 
 def _exit_code(problems: list[object], kind: str) -> int:

@@ -62,7 +62,7 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from startpoints.cli import assemble, create, k8s, lint, publish, pull, serve
+    from startpoints.cli import assemble, create, inspect, k8s, lint, publish, pull, serve
 
     parser = argparse.ArgumentParser(
         prog="startpoints",
@@ -77,5 +77,6 @@ def _parser() -> argparse.ArgumentParser:
     serve.add(verbs)
     pull.add(verbs)
     k8s.add(verbs)
+    inspect.add(verbs)
 
     return parser

@@ -21,7 +21,10 @@ from tests.servers import Containerd, GitDaemon, Podman, Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-CORPUS = ROOT.parent / "shared" / "corpus"
+# The workplace's shared folder beside the checkout; a clone elsewhere is told where it is.
+SHARED = Path(os.environ.get("STARTPOINTS_SHARED") or ROOT.parent / "shared")
+CORPUS = SHARED / "corpus"
+CYBERDOJO = SHARED / "cyberdojo"
 FAST_RETRY = Retry(attempts=3, backoff=0.05, cap=0.2)
 COMMIT_DATE = "2026-06-20T12:00:00+00:00"
 

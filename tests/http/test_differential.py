@@ -23,11 +23,10 @@ from hypothesis import strategies as st
 
 from startpoints.oci.stores import Stores
 from startpoints.workflows import assemble
-from tests.conftest import CORPUS, EXAMPLES, ROOT
+from tests.conftest import CORPUS, CYBERDOJO, EXAMPLES
 from tests.servers import free_port, wait_until
 from tests.test_corpus import stub
 
-CYBERDOJO = ROOT.parent / "shared" / "cyberdojo"
 MISSING = [tool for tool in ("ruby", "puma") if shutil.which(tool) is None]
 if not (CYBERDOJO / "real-server.sh").exists():
     MISSING.append(str(CYBERDOJO / "real-server.sh"))

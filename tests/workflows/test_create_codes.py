@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import CYBERDOJO, EXAMPLES
 
-CYBERDOJO = ROOT.parent / "shared" / "cyberdojo"
 CHECK_ALL = CYBERDOJO / "start-points-base" / "app" / "src" / "from_script" / "check_all.rb"
 pytestmark = pytest.mark.skipif(
     shutil.which("ruby") is None or not CHECK_ALL.exists(),
@@ -184,3 +183,30 @@ def test_a_source_with_no_manifest_exits_16(tmp_path: Path) -> None:
     empty.mkdir()
     (empty / "readme.txt").write_text("no start point here\n")
     assert_same_code([empty], "languages", tmp_path, 16)
+
+
+BAD_ARGS = CYBERDOJO / "start-points-base" / "app" / "src" / "from_script" / "bad_args.rb"
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["--languages", "x"], ["--custom"], ["--exercises", "a"], ["jj"], ["jj", "--nope", "a"],
+        ["jj", "--custom"], ["jj", "--exercises"], ["jj", "--languages"],
+        ["jj", "--custom", "a", "a"], ["jj", "--exercises", "b", "a", "b", "a", "c"],
+        ["jj", "--languages", "b", "a", "b", "a"], ["Bad/Name", "--languages", "a"],
+        ["jj:", "--languages", "a"],
+        ["--languages", "x", "--push"], ["jj", "--languages", "--base", "x/y:1"],
+    ],
+)  # fmt: skip
+def test_argument_errors_are_the_create_scripts(words: list[str]) -> None:
+    """Code and message as bad_args.rb gives them, then the script's own `ERROR: bad args`;
+    our options (--push, --base, ...) change neither."""
+    theirs = " ".join(words).replace(" --push", "").replace(" --base x/y:1", "").split()
+    real = subprocess.run(["ruby", str(BAD_ARGS), *theirs], capture_output=True, text=True)
+    assert real.returncode != 0
+    ours = subprocess.run(
+        [sys.executable, "-m", "startpoints", "create", *words], capture_output=True, text=True
+    )
+    assert (ours.returncode, ours.stderr) == (real.returncode, real.stderr + "ERROR: bad args\n")
+    assert ours.stdout == ""

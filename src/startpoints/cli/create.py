@@ -76,7 +76,7 @@ def parse(words: list[str]) -> dict[str, Any]:
     name, kind, sources = rest[0], rest[1], rest[2:]
     if not sources:
         raise UsageError(f"{kind} requires at least one <git-repo-url>", 8 + TYPES.index(kind))
-    duplicates = sorted({s for s in sources if sources.count(s) > 1})
+    duplicates = list(dict.fromkeys(s for s in sources if sources.count(s) > 1))  # first seen
     if duplicates:
         raise UsageError(
             "\n".join([f"{kind} duplicated git-repo-urls", *duplicates]), 11 + TYPES.index(kind)
@@ -96,8 +96,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     try:
         parsed = parse(args.words)
-    except UsageError as error:
-        print(f"startpoints: error: {error}", file=sys.stderr)
+    except UsageError as error:  # as bad_args.rb, then the create script, print it
+        print(f"ERROR: {error}", file=sys.stderr)
+        print("ERROR: bad args", file=sys.stderr)
         return error.code
     import json
 

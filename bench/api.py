@@ -1,7 +1,11 @@
-"""Benchmark: the API under wrk on loopback, against nginx serving the very same response
-bytes from files, in the same run. Catalog: the 82 real corpus language manifests (files
-stubbed at their sizes). One process each (nginx worker_processes 1, one uvicorn process),
-1 wrk thread; 1 and 32 connections; median of 3 runs of 3 s. Run: make bench
+"""Benchmark: the API under wrk on loopback, in the same run as (a) cyber-dojo's own
+start-points server (Ruby, puma, ../shared/cyberdojo/real-server.sh) on the same catalog
+folder, the server ours replaces, and (b) nginx serving the very same response bytes from
+files, the ceiling. Requests as cyber-dojo's clients send them: GET, `/manifest` with a JSON
+body. Ours twice: access log off, and on (to a file, as a container runtime collects it).
+Catalog: the 82 real corpus language manifests (files stubbed at their sizes). One process each
+(nginx worker_processes 1, one uvicorn process, puma as real-server.sh starts it), 1 wrk
+thread; 1 and 32 connections; median of 3 runs of 3 s. Run: make bench
 """
 
 from __future__ import annotations
@@ -37,9 +41,10 @@ http {{ access_log off; default_type application/json;
 """
 
 
-def wrk(url: str, connections: int) -> tuple[float, float]:
+def wrk(url: str, connections: int, script: Path | None = None) -> tuple[float, float]:
+    lua = ["-s", str(script)] if script else []
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{SECONDS}s", "--latency", url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{SECONDS}s", "--latency", *lua, url],
         capture_output=True,
         text=True,
         check=True,
@@ -57,78 +62,105 @@ def get(url: str) -> bytes:
         return bytes(response.read())
 
 
+CYBERDOJO = ROOT.parent / "shared" / "cyberdojo"
+
+
+def start(command: list[str], log: Path | None = None) -> subprocess.Popen[bytes]:
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - the child's
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=out)
+
+
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
     stub("languages", work / "stubbed")
     sources = [str(p) for p in sorted((work / "stubbed").iterdir()) if p.name != "haskell-hunit"]
     assemble.assemble(assemble.Request(sources=sources, output=work / "catalog"), Stores())
-    ours, theirs = free_port(), free_port()
-    serve = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "startpoints",
-            "serve",
-            str(work / "catalog"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(ours),
-            "--no-access-log",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    nginx = None
-    try:
-        wait_until(lambda: _up(f"http://127.0.0.1:{ours}/alive"), "startpoints serve")
-        names = json.loads(get(f"http://127.0.0.1:{ours}/names"))["names"]
-        name = urllib.parse.quote(names[len(names) // 2])
-        routes = {
-            "/names": "/names",
-            "/manifests": "/manifests",
-            "/manifest": f"/manifest?name={name}",
-        }
-        for route, path in routes.items():
-            (work / f"{route.strip('/')}.json").write_bytes(get(f"http://127.0.0.1:{ours}{path}"))
-        (work / "nginx.conf").write_text(NGINX.format(work=work, port=theirs))
-        work.chmod(0o755)  # nginx workers run as another user when started by root
-        nginx = subprocess.Popen(
-            ["nginx", "-c", str(work / "nginx.conf")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_until(lambda: _up(f"http://127.0.0.1:{theirs}/names"), "nginx")
-        for route, path in routes.items():
-            assert get(f"http://127.0.0.1:{ours}{path}") == get(
-                f"http://127.0.0.1:{theirs}{path}"
-            ), route
-        print(
-            f"API on loopback, catalog of {len(names)} corpus manifests; wrk -t1 -d{SECONDS}s, median of {RUNS}; one process each"
-        )
-        print(
-            f"{'route':12} {'conns':>5} {'startpoints req/s':>18} {'nginx req/s':>12} {'ratio':>6} {'p99 ours':>9} {'p99 nginx':>9}"
-        )
-        for route, path in routes.items():
-            for connections in (1, 32):
-                samples = [
-                    (
-                        wrk(f"http://127.0.0.1:{ours}{path}", connections),
-                        wrk(f"http://127.0.0.1:{theirs}{path}", connections),
-                    )
-                    for _ in range(RUNS)
+    ports = {name: free_port() for name in ("ours", "ours, access log on", "cyber-dojo", "nginx")}
+    serve = [
+        sys.executable,
+        "-m",
+        "startpoints",
+        "serve",
+        str(work / "catalog"),
+        "--host",
+        "127.0.0.1",
+    ]
+    servers = [
+        start([*serve, "--port", str(ports["ours"]), "--no-access-log"]),
+        start([*serve, "--port", str(ports["ours, access log on"])], log=work / "access.log"),
+    ]
+    real = shutil.which("puma") and (CYBERDOJO / "real-server.sh").exists()
+    if real:
+        servers.append(
+            start(
+                [
+                    "bash",
+                    str(CYBERDOJO / "real-server.sh"),
+                    str(work / "catalog"),
+                    str(ports["cyber-dojo"]),
                 ]
-                rps_ours = statistics.median(s[0][0] for s in samples)
-                rps_theirs = statistics.median(s[1][0] for s in samples)
-                p99_ours = statistics.median(s[0][1] for s in samples)
-                p99_theirs = statistics.median(s[1][1] for s in samples)
-                print(
-                    f"{route:12} {connections:5} {rps_ours:18.0f} {rps_theirs:12.0f} {rps_ours / rps_theirs:6.2f} {p99_ours:7.2f}ms {p99_theirs:7.2f}ms"
+            )
+        )
+    else:
+        del ports["cyber-dojo"]
+        print(
+            "cyber-dojo's server not run: needs ruby, puma, ruby-rack and ../shared/cyberdojo",
+            file=sys.stderr,
+        )
+    try:
+        for name, port in ports.items():
+            if name != "nginx":
+                wait_until(
+                    lambda port=port: _up(f"http://127.0.0.1:{port}/alive"), name, deadline=60
+                )  # type: ignore[misc]
+        base = f"http://127.0.0.1:{ports['ours']}"
+        names = json.loads(get(f"{base}/names"))["names"]
+        name = names[len(names) // 2]
+        script = work / "manifest.lua"
+        script.write_text(
+            'wrk.method = "GET"\n'
+            f"wrk.body = {json.dumps(json.dumps({'name': name}))}\n"
+            'wrk.headers["Content-Type"] = "application/json"\n'
+        )
+        routes: dict[str, Path | None] = {"/names": None, "/manifests": None, "/manifest": script}
+        for route in routes:
+            path = f"/manifest?name={urllib.parse.quote(name)}" if route == "/manifest" else route
+            (work / f"{route.strip('/')}.json").write_bytes(get(f"{base}{path}"))
+        (work / "nginx.conf").write_text(NGINX.format(work=work, port=ports["nginx"]))
+        work.chmod(0o755)  # nginx workers run as another user when started by root
+        servers.append(start(["nginx", "-c", str(work / "nginx.conf")]))
+        wait_until(lambda: _up(f"http://127.0.0.1:{ports['nginx']}/names"), "nginx")
+        print(
+            f"API on loopback, catalog of {len(names)} corpus manifests; wrk -t1 -d{SECONDS}s, "
+            f"median of {RUNS}; one process each; GET, /manifest with a JSON body"
+        )
+        print(
+            f"{'route':11} {'conns':>5} "
+            + " ".join(f"{n:>20}" for n in ports)
+            + "  ours/cyber-dojo"
+        )
+        for route, lua in routes.items():
+            for connections in (1, 32):
+                medians = {}
+                for server, port in ports.items():
+                    runs = [
+                        wrk(f"http://127.0.0.1:{port}{route}", connections, lua)
+                        for _ in range(RUNS)
+                    ]
+                    medians[server] = (
+                        statistics.median(r[0] for r in runs),
+                        statistics.median(r[1] for r in runs),
+                    )
+                cells = " ".join(f"{rps:8.0f} r/s {p99:5.2f}ms" for rps, p99 in medians.values())
+                ratio = (
+                    f"{medians['ours'][0] / medians['cyber-dojo'][0]:6.1f}x"
+                    if "cyber-dojo" in medians
+                    else ""
                 )
+                print(f"{route:11} {connections:5} {cells}  {ratio}")
     finally:
-        serve.terminate()
-        if nginx:
-            nginx.terminate()
+        for process in servers:
+            process.terminate()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -103,7 +103,6 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from startpoints.cli import common, progress
-    from startpoints.core import reference
     from startpoints.workflows import create
 
     request = create.Request(

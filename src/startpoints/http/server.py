@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import queue
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -26,12 +28,17 @@ def run(
             if self.started:
                 on_listening()
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    # The access log is written on a thread of its own: a write to stderr (a pipe, a journal)
+    # on the event loop stalls every request behind it (docs/benchmarks.md, API).
+    writer = logging.StreamHandler(sys.stderr)
+    writer.setFormatter(logging.Formatter("%(message)s"))
+    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(lines, writer)
     access = logging.getLogger("startpoints.access")
-    access.addHandler(handler)
+    access.addHandler(logging.handlers.QueueHandler(lines))
     access.setLevel(logging.INFO if access_log else logging.WARNING)
     access.propagate = False
+    listener.start()
     # uvicorn's own access log is off: ours is one JSON object per request.
     config = uvicorn.Config(
         app,
@@ -44,4 +51,7 @@ def run(
     )
     # Server.run, not uvicorn.run, which swallows the KeyboardInterrupt uvicorn re-raises
     # after a graceful stop on SIGINT: the process then exits 130, as on SIGTERM 143.
-    Server(config).run()
+    try:
+        Server(config).run()
+    finally:
+        listener.stop()  # what was logged is written before the process ends

@@ -112,6 +112,21 @@ def fetch(url: str, sha7: str, repo: Path) -> Commit:
     return resolve(repo, sha7)
 
 
+def fetch_default_branch(url: str, repo: Path) -> Commit:
+    """The tip of `url`'s master branch, else its main branch, as cyber-dojo's create script
+    picks it: a shallow partial clone into a new repo at `repo`."""
+    shown = strip_credentials(url)
+    for branch in ("master", "main"):
+        clone = ["clone", "-q", "--bare", "--filter=blob:none", "--depth", "1", "--branch", branch]
+        try:
+            _git(repo.parent, *clone, "--", url, str(repo), doing=f"cloning {shown}", shown=shown)
+        except GitError as error:
+            failed = error
+            continue
+        return resolve(repo, "HEAD")
+    raise GitError(f"{shown}: no master or main branch to clone ({failed})")
+
+
 def is_dirty(repo: Path) -> bool:
     """Whether a work tree has changes git would commit (untracked files included)."""
     return bool(_git(repo, "status", "--porcelain", doing="reading the work tree status").strip())

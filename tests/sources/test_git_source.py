@@ -98,3 +98,30 @@ def test_only_start_point_is_exported_when_the_repo_has_one(
     url = serve(repo, daemon, "with-jars")
     into, _ = fetch(f"{git(repo, 'rev-parse', '--short=7', 'HEAD')}@{url}", tmp_path)
     assert sorted(p.name for p in into.iterdir()) == ["start_point"]
+
+
+@pytest.mark.parametrize("branch", ["master", "main"])
+def test_an_untagged_url_is_its_master_else_main_branch_tip(
+    make_repo: RepoFactory, daemon: GitDaemon, tmp_path: Path, branch: str
+) -> None:
+    """As cyber-dojo's create script: `git clone --branch master`, else `--branch main`."""
+    repo = make_repo()
+    git(repo, "branch", "-m", branch)
+    git(repo, "checkout", "-q", "-b", "other")
+    (repo / "start_point" / "hiker.py").write_text("not on the default branch\n")
+    git(repo, "commit", "-qam", "elsewhere")
+    git(repo, "checkout", "-q", branch)
+    tip = git(repo, "rev-parse", branch)
+    for url in (serve(repo, daemon, f"lang-{branch}"), f"file://{repo}"):
+        into, provenance = fetch(url, tmp_path / url.split("/")[-1])
+        assert provenance.revision == tip  # type: ignore[attr-defined]
+        assert "not on the default branch" not in (into / "start_point" / "hiker.py").read_text()
+
+
+def test_an_untagged_url_with_neither_branch_is_a_clear_error(
+    make_repo: RepoFactory, tmp_path: Path
+) -> None:
+    repo = make_repo()
+    git(repo, "branch", "-m", "trunk")
+    with pytest.raises(GitError, match="no master or main branch"):
+        fetch(f"file://{repo}", tmp_path)

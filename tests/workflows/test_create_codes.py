@@ -109,7 +109,7 @@ def real_code(sources: list[Path], kind: str, work: Path) -> tuple[int, str]:
     return done.returncode, done.stderr
 
 
-def our_code(sources: list[Path], kind: str, work: Path) -> tuple[int, str]:
+def our_code(sources: list[Path] | list[str], kind: str, work: Path) -> tuple[int, str]:
     name = f"oci:{work / 'layout'}:cdsp/created:1"
     done = subprocess.run(
         [
@@ -210,3 +210,17 @@ def test_argument_errors_are_the_create_scripts(words: list[str]) -> None:
     )
     assert (ours.returncode, ours.stderr) == (real.returncode, real.stderr + "ERROR: bad args\n")
     assert ours.stdout == ""
+
+
+def test_a_git_url_that_cannot_be_cloned_exits_3_as_the_script_does(tmp_path: Path) -> None:
+    # start-point-create.sh: `git clone` failing for master and main → `exit 3`
+    code, err = our_code([f"file://{tmp_path}/no-such-repo"], "languages", tmp_path)
+    assert code == 3 and err.startswith("ERROR: ")
+
+
+def test_an_untagged_git_url_is_created_from_its_default_branch(
+    tmp_path: Path, make_repo: Any
+) -> None:
+    repo = make_repo()
+    code, err = our_code([f"file://{repo}"], "languages", tmp_path)
+    assert code == 0, err

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from startpoints.sources.source import Source
 
 _GIT = re.compile(r"(?P<sha>[0-9a-f]{7})@(?P<url>.+)")
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://.+")  # https://, file:///, git://, ssh://
 _PATH_LIKE = ("/", "./", "../", "~", ".")
 
 
@@ -31,6 +32,10 @@ def parse(text: str) -> Source:
         from startpoints.sources.git import GitSource
 
         return GitSource(text, match["sha"], match["url"])
+    if _URL.fullmatch(text):
+        from startpoints.sources.git import GitSource
+
+        return GitSource(text, None, text)
     try:
         ref = reference.parse(text)
     except BadReference as error:

@@ -1,4 +1,5 @@
-"""A `sha7@git-url` source (cyber-dojo's legacy form): that exact commit's tree, without .git."""
+"""A `sha7@git-url` source (cyber-dojo's form): that exact commit's tree, without .git; or a
+plain git URL, the tip of its master branch, else main, as cyber-dojo's create script takes it."""
 
 from __future__ import annotations
 
@@ -16,13 +17,17 @@ from startpoints.sources.source import Say
 @dataclass(frozen=True)
 class GitSource:
     text: str
-    sha7: str
+    sha7: str | None  # None: the default branch's tip
     url: str
 
     def fetch(self, into: Path, stores: Stores, say: Say) -> Provenance:
         with tempfile.TemporaryDirectory(prefix="startpoints-git-", dir=into.parent) as tmp:
             repo = Path(tmp) / "repo.git"
-            commit = git.fetch(self.url, self.sha7, repo)
+            commit = (
+                git.fetch(self.url, self.sha7, repo)
+                if self.sha7
+                else git.fetch_default_branch(self.url, repo)
+            )
             into.mkdir(parents=True, exist_ok=True)
             # only start_point/ when the repo has one (the jars stay on the server)
             folder = START_POINT if git.is_folder(repo, commit, START_POINT) else None

@@ -120,11 +120,10 @@ def fetch_default_branch(url: str, repo: Path) -> Commit:
         clone = ["clone", "-q", "--bare", "--filter=blob:none", "--depth", "1", "--branch", branch]
         try:
             _git(repo.parent, *clone, "--", url, str(repo), doing=f"cloning {shown}", shown=shown)
-        except GitError as error:
-            failed = error
+        except GitError:
             continue
         return resolve(repo, "HEAD")
-    raise GitError(f"{shown}: no master or main branch to clone ({failed})")
+    raise GitError(f"{shown}: cannot be cloned: not a git repository, or no master or main branch")
 
 
 def is_dirty(repo: Path) -> bool:

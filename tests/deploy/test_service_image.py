@@ -23,7 +23,7 @@ from startpoints.oci import read
 from startpoints.oci.stores import Stores
 from startpoints.workflows import assemble
 from tests.cli.test_serve_cli import get
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES, ROOT, git
 from tests.servers import free_port, wait_serving
 
 MISSING = [tool for tool in ("buildah", "mmdebstrap", "bwrap") if shutil.which(tool) is None]
@@ -175,9 +175,14 @@ def test_the_image_create_makes_is_a_start_point_service_on_its_kinds_port(
     """As commander's compose runs a created image: its default command, as nobody, read-only,
     a tmpfs /tmp, no port given: it serves on its kind's port (custom: 4526)."""
     created = f"oci:{tmp_path / 'created'}:acme/custom-start-points:1"
+    repo = tmp_path / "python-pytest"  # a repository: create clones its sources, as cyber-dojo's
+    shutil.copytree(EXAMPLES / "python-pytest", repo)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "start point")
     done = subprocess.run(
         [sys.executable, "-m", "startpoints", "create", created, "--custom",
-         str(EXAMPLES / "python-pytest"), "--base", service_image],
+         str(repo), "--base", service_image],
         capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -212,6 +217,6 @@ def test_the_image_create_makes_is_a_start_point_service_on_its_kinds_port(
         assert inspected.returncode == 0, inspected.stderr
         described = json.loads(inspected.stdout)
         assert list(described) == ["Python 3.12, pytest 8.3"]
-        assert described["Python 3.12, pytest 8.3"]["url"] == str(EXAMPLES / "python-pytest")
+        assert described["Python 3.12, pytest 8.3"]["url"] == str(repo)
     finally:
         stop(process)

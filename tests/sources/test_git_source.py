@@ -123,5 +123,5 @@ def test_an_untagged_url_with_neither_branch_is_a_clear_error(
 ) -> None:
     repo = make_repo()
     git(repo, "branch", "-m", "trunk")
-    with pytest.raises(GitError, match="no master or main branch"):
+    with pytest.raises(GitError, match="not a git repository, or no master or main branch"):
         fetch(f"file://{repo}", tmp_path)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -17,7 +19,7 @@ from startpoints.core.reference import Reference
 from startpoints.core.reference import parse as parse_ref
 from startpoints.oci.stores import Stores
 from startpoints.workflows import create, publish
-from tests.conftest import EXAMPLES, RepoFactory
+from tests.conftest import EXAMPLES, RepoFactory, git
 from tests.servers import Podman, Registry
 
 
@@ -95,7 +97,7 @@ def test_create_languages_pwd_on_a_dirty_repo_into_the_engine(
     )
 
     assert created == "jj"
-    assert f"warning: {repo}: uncommitted changes are included" in said
+    assert not [s for s in said if "uncommitted" in s]  # the committed branch is what is read
     engine = docker.DockerClient(base_url=podman.url)
     labels = engine.images.get("jj:latest").labels
     assert labels["org.cyber-dojo.start-point"] == "languages"
@@ -134,6 +136,9 @@ def test_create_into_an_oci_layout(tmp_path: Path) -> None:
     (exercise / "manifest.json").write_text(
         json.dumps({"display_name": "100 doors", "visible_filenames": ["readme.txt"]})
     )
+    git(exercise, "init", "-q", "-b", "master")
+    git(exercise, "add", "-A")
+    git(exercise, "commit", "-qm", "doors")
     created = create.create(
         create.Request(name=name, kind="exercises", sources=[str(exercise)]), Stores()
     )
@@ -196,5 +201,40 @@ def test_the_command_with_languages_pwd_into_the_engine_named_by_docker_host(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "Successfully built jj-cli"  # as cyber-dojo's
-    assert "uncommitted changes are included" in done.stderr
     assert docker.DockerClient(base_url=podman.url).images.get("jj-cli:latest")
+
+
+def test_a_local_folder_is_read_as_the_create_script_clones_it(
+    make_repo: RepoFactory, tmp_path: Path
+) -> None:
+    """Its committed master, else main, branch; not the work tree, nor another branch."""
+    repo = make_repo()
+    committed = (repo / "start_point" / "hiker.py").read_text()
+    git(repo, "checkout", "-q", "-b", "feature")
+    (repo / "start_point" / "hiker.py").write_text("on another branch\n")
+    git(repo, "commit", "-qam", "feature")
+    (repo / "start_point" / "hiker.py").write_text("not committed\n")
+    name = parse_ref(f"oci:{tmp_path / 'layout'}:cdsp/languages:v1")
+    created = create.create(
+        create.Request(name=name, kind="languages", sources=[str(repo)]), Stores()
+    )
+    catalog = served_catalog(created, tmp_path / "served")
+    assert catalog.manifests[catalog.names[0]]["visible_files"]["hiker.py"]["content"] == committed
+
+
+def test_a_folder_that_is_not_a_repository_fails_as_a_clone_fails(tmp_path: Path) -> None:
+    from startpoints.errors import InvalidStartPoint
+
+    folder = tmp_path / "plain"
+    shutil.copytree(EXAMPLES / "bash-bats", folder)
+    name = parse_ref(f"oci:{tmp_path / 'layout'}:cdsp/languages:v1")
+    with pytest.raises(InvalidStartPoint) as raised:
+        create.create(create.Request(name=name, kind="languages", sources=[str(folder)]), Stores())
+    assert "cannot be fetched" in str(raised.value.problems[0])
+
+
+def served_catalog(image: str, workdir: Path) -> Any:
+    from startpoints.workflows import serve
+
+    workdir.mkdir()
+    return serve.open_catalog(image, Stores(), workdir)

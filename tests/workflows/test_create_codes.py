@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CYBERDOJO, EXAMPLES
+from tests.conftest import CYBERDOJO, EXAMPLES, git
 
 CHECK_ALL = CYBERDOJO / "start-points-base" / "app" / "src" / "from_script" / "check_all.rb"
 pytestmark = pytest.mark.skipif(
@@ -90,7 +90,14 @@ def start_point(folder: Path, edit: Edit, kind: str) -> Path:
         manifest = json.loads((folder / "manifest.json").read_text())
     edit(manifest, folder)
     (folder / "manifest.json").write_text(json.dumps(manifest))
+    git(folder, "init", "-q", "-b", "main")  # a repository, as the create script clones
+    commit(folder)
     return folder
+
+
+def commit(repo: Path) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "start point")
 
 
 def real_code(sources: list[Path], kind: str, work: Path) -> tuple[int, str]:
@@ -175,6 +182,7 @@ def test_a_manifest_that_is_not_clean_json_exits_with_cyber_dojos_code(
     good = start_point(tmp_path / "good", set_(tab_size=0), "languages")  # its 41 comes first
     bad = start_point(tmp_path / "bad", set_(), "languages")
     (bad / "manifest.json").write_text(text)
+    commit(bad)
     assert_same_code([good, bad], "languages", tmp_path, code)
 
 
@@ -182,6 +190,8 @@ def test_a_source_with_no_manifest_exits_16(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "readme.txt").write_text("no start point here\n")
+    git(empty, "init", "-q", "-b", "main")
+    commit(empty)
     assert_same_code([empty], "languages", tmp_path, 16)
 
 

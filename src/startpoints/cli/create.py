@@ -15,7 +15,8 @@ TYPES = ("--custom", "--exercises", "--languages")  # cyber-dojo's order: exit c
 HELP = """usage: startpoints create NAME --languages|--custom|--exercises SOURCE... [options]
 
 Creates the start-point image NAME from SOURCEs: start-point images (tag or digest),
-sha7@git-urls, or local folders (a dirty work tree is taken as it is).
+sha7@git-urls, git URLs (their master, else main, branch), or local git repositories (read
+as git clone reads them: the committed master, else main, branch, not the work tree).
 
 options:
   --push            push NAME to its registry (default: load it into the local engine)

@@ -15,13 +15,19 @@ _URL = re.compile(r"[a-z][a-z0-9+.-]*://.+")  # https://, file:///, git://, ssh:
 _PATH_LIKE = ("/", "./", "../", "~", ".")
 
 
-def parse(text: str) -> Source:
-    """The source `text` names. Each kind is imported only when named, so the CLI stays light."""
+def parse(text: str, *, folders_as_git: bool = False) -> Source:
+    """The source `text` names. Each kind is imported only when named, so the CLI stays light.
+    `folders_as_git`: a folder is a git repository to clone (its master, else main branch),
+    as cyber-dojo's create script takes it; one that is not a repository fails to clone."""
     from startpoints.core import reference
     from startpoints.errors import BadReference
     from startpoints.sources.source import BadSource
 
     path = Path(text).expanduser()
+    if path.exists() and folders_as_git:
+        from startpoints.sources.git import GitSource
+
+        return GitSource(text, None, path.resolve().as_uri())
     if path.exists():
         from startpoints.sources.directory import DirSource
 

@@ -47,6 +47,9 @@ class Request:
     jobs: int = 8
     image_names: Mapping[str, str] = field(default_factory=dict)  # source → image_name to write
     keep_image: bool = False  # build the catalog image even with no tag (create loads it)
+    # a folder is read as `git clone` reads it (its committed master, else main), as
+    # cyber-dojo's create script does, not as the work tree
+    folders_as_git: bool = False
 
 
 @dataclass
@@ -74,7 +77,7 @@ def assemble(
     done: Callable[[str, str | None], None] = lambda _s, _e: None,
 ) -> Result:
     """`done(source, error)` is called as each source finishes, for progress."""
-    parsed = parse_sources(request.sources)
+    parsed = parse_sources(request.sources, folders_as_git=request.folders_as_git)
     staging_parent = request.output.parent if request.output else None
     if staging_parent:
         staging_parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +110,7 @@ def assemble(
     return result
 
 
-def parse_sources(texts: Sequence[str]) -> list[Source]:
+def parse_sources(texts: Sequence[str], *, folders_as_git: bool = False) -> list[Source]:
     """Each text as a source; every bad or repeated one named at once, before any I/O."""
     if not texts:
         raise StartpointsError("no sources given")
@@ -119,7 +122,7 @@ def parse_sources(texts: Sequence[str]) -> list[Source]:
             problems.append(Problem(text, "is given more than once"))
         seen.add(text)
         try:
-            parsed.append(sources.parse(text))
+            parsed.append(sources.parse(text, folders_as_git=folders_as_git))
         except StartpointsError as error:
             problems.append(Problem(text, str(error).removeprefix(f"{text}: ")))
     if problems:

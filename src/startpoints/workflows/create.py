@@ -46,7 +46,7 @@ def create(
 ) -> str:
     """Returns NAME as created: `REF@sha256:...` when pushed, `NAME` when loaded into the engine."""
     into_engine = not (request.push or request.name.is_layout)
-    assemble.parse_sources(request.sources)  # bad sources are named before any engine is sought
+    assemble.parse_sources(request.sources, folders_as_git=True)  # named before any engine
     engine = _engine(request.engine) if into_engine or request.build_images else None
     image_names = (
         _build_language_images(request.sources, engine, say)
@@ -61,6 +61,7 @@ def create(
             keep_image=into_engine,
             base=request.base,
             image_names=image_names,
+            folders_as_git=True,
         ),
         stores,
         say=say,

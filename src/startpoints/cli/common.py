@@ -39,6 +39,17 @@ def add_verb(verbs: Any, name: str, *, help: str, example: str) -> argparse.Argu
     return parser
 
 
+def add_catalog_argument(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """CATALOG, the verb's positional: required unless the verb has a default."""
+    parser.add_argument(
+        "catalog",
+        metavar="CATALOG",
+        nargs="?" if default else None,
+        default=default,
+        help="a catalog folder or catalog image reference",
+    )
+
+
 def add_kind_option(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument(
         "--kind", choices=("languages", "custom", "exercises"), default="languages", help=help

@@ -19,13 +19,7 @@ def add(verbs: Any) -> None:
         help="print each start point's source, commit and image as cyber-dojo's inspect does",
         example="startpoints inspect   # inside a catalog image",
     )
-    parser.add_argument(
-        "catalog",
-        metavar="CATALOG",
-        nargs="?",
-        default=IN_THE_IMAGE,
-        help="a catalog folder or catalog image reference",
-    )
+    common.add_catalog_argument(parser, default=IN_THE_IMAGE)
     common.add_registry_options(parser)
     parser.set_defaults(run=run)
 

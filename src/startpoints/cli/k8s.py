@@ -17,9 +17,7 @@ def add(verbs: Any) -> None:
         help="print the Kubernetes DaemonSet and Service for a catalog",
         example=f"startpoints k8s {common.CATALOG_EXAMPLE} > languages-start-points.yaml",
     )
-    parser.add_argument(
-        "catalog", metavar="CATALOG", help="a catalog folder or catalog image reference"
-    )
+    common.add_catalog_argument(parser)
     parser.add_argument(
         "--image",
         metavar="REF",

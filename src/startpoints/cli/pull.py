@@ -17,9 +17,7 @@ def add(verbs: Any) -> None:
         help="pull every language image of a catalog onto this node, once",
         example=f"startpoints pull {common.CATALOG_EXAMPLE} --pull cri",
     )
-    parser.add_argument(
-        "catalog", metavar="CATALOG", help="a catalog folder or catalog image reference"
-    )
+    common.add_catalog_argument(parser)
     common.add_pull_options(parser, choices=("docker", "cri"), default="docker")
     parser.add_argument(
         "--attempts", type=int, default=3, help="tries per image before giving up (default 3)"

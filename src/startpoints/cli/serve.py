@@ -19,9 +19,7 @@ def add(verbs: Any) -> None:
         help="serve a catalog (folder or image) with cyber-dojo's API",
         example=f"startpoints serve {common.CATALOG_EXAMPLE} --pull docker",
     )
-    parser.add_argument(
-        "catalog", metavar="CATALOG", help="a catalog folder or catalog image reference"
-    )
+    common.add_catalog_argument(parser)
     parser.add_argument("--host", default="0.0.0.0", help="the address to listen on")
     parser.add_argument(
         "--port", type=int, help="default: 4524 languages, 4525 exercises, 4526 custom"

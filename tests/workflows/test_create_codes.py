@@ -234,3 +234,30 @@ def test_an_untagged_git_url_is_created_from_its_default_branch(
     repo = make_repo()
     code, err = our_code([f"file://{repo}"], "languages", tmp_path)
     assert code == 0, err
+
+
+def test_on_success_stdout_holds_the_scripts_progress_lines_and_stderr_nothing(
+    tmp_path: Path, make_repo: Any
+) -> None:
+    """The create script's echo lines: `git clone URL`, `git checkout SHA7` for a tagged url,
+    `--TYPE \\t URL`, then `Successfully built NAME`."""
+    repo = make_repo()
+    sha7 = git(repo, "rev-parse", "HEAD")[:7]
+    other = make_repo("bash-bats", "other")
+    sources = [f"{sha7}@file://{repo}", str(other)]
+    name = f"oci:{tmp_path / 'layout'}:cdsp/created:1"
+    done = subprocess.run(
+        [sys.executable, "-m", "startpoints", "create", name, "--languages", *sources,
+         "--base", "none"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stderr == ""
+    lines = done.stdout.splitlines()
+    assert lines[:-1] == [
+        f"git clone file://{repo}",
+        f"git checkout {sha7}",
+        f"--languages \t {sources[0]}",
+        f"git clone {other}",
+        f"--languages \t {other}",
+    ]
+    assert lines[-1].startswith(f"Successfully built {name}@sha256:")

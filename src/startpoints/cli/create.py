@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from startpoints.errors import InvalidStartPoint, StartpointsError
@@ -115,14 +117,20 @@ def run(args: argparse.Namespace) -> int:
         base=_base(parsed["base"]),
         build_images=parsed["build_images"],
     )
+    quiet = os.environ.get("CYBER_DOJO_DEBUG") != "true"  # as the script: its steps only on debug
     try:
         with progress.sources(len(request.sources), f"creating {request.name}") as done:
-            created = create.create(request, common.stores(None), say=_say, done=done)
+            created = create.create(
+                request, common.stores(None), say=(lambda _: None) if quiet else _say, done=done
+            )
     except InvalidStartPoint as error:
+        unfetched = [str(getattr(p, "file", "")) for p in error.problems if _unfetched(p)]
+        _progress(request.kind, request.sources, until=unfetched[0] if unfetched else None)
         for problem in error.problems:
             print(f"ERROR: {problem}", file=sys.stderr)
         print(f"ERROR: Failed to build {request.name}", file=sys.stderr)
         return _exit_code(error.problems, request.kind)
+    _progress(request.kind, request.sources)
     if parsed["json"]:
         print(
             json.dumps({"image": created, "kind": request.kind, "sources": list(request.sources)})
@@ -142,6 +150,25 @@ def _base(given: str | None) -> Any:
     return None if text == "none" else reference.parse(text)
 
 
+def _progress(kind: str, sources: Sequence[str], until: str | None = None) -> None:
+    """The lines the create script prints on stdout as it clones each source (all of them
+    fetched at once here, so printed after, in order), up to the first that failed."""
+    for text in sources:
+        if text == until:
+            return
+        tagged = re.fullmatch(r"([0-9a-f]{7})@(.+)", text)
+        if tagged:
+            print(f"git clone {tagged[2]}\ngit checkout {tagged[1]}")
+        elif "://" in text or os.path.isdir(text):
+            print(f"git clone {text}")
+        print(f"--{kind} \t {text}")
+
+
+def _unfetched(problem: object) -> bool:
+    reason = str(getattr(problem, "reason", ""))
+    return reason.startswith("cannot be fetched") or "unreachable" in reason
+
+
 def _exit_code(problems: list[object], kind: str) -> int:
     """cyber-dojo's codes: 3 for a source that could not be fetched (its failed clone or
     checkout), else the manifest checkers' own code."""
@@ -149,7 +176,7 @@ def _exit_code(problems: list[object], kind: str) -> int:
     from startpoints.core.problem import Problem
 
     found = [p for p in problems if isinstance(p, Problem)]
-    if any(p.reason.startswith("cannot be fetched") or "unreachable" in p.reason for p in found):
+    if any(_unfetched(p) for p in found):
         return 3
     return check_codes.exit_code(found, kind)  # type: ignore[arg-type]
 

@@ -14,25 +14,49 @@ from startpoints.errors import InvalidStartPoint, StartpointsError
 
 SERVICE_IMAGE = "ghcr.io/cyber-dojo/startpoints:v{}"  # published by .github/workflows/release.yml
 TYPES = ("--custom", "--exercises", "--languages")  # cyber-dojo's order: exit codes follow it
-HELP = """usage: startpoints create NAME --languages|--custom|--exercises SOURCE... [options]
+HELP = """
+  Use:
+    [ENV-VAR]... startpoints create <name> --custom    <url>...
+    [ENV-VAR]... startpoints create <name> --exercises <url>...
+    [ENV-VAR]... startpoints create <name> --languages <url>...
 
-Creates the start-point image NAME from SOURCEs: start-point images (tag or digest),
-sha7@git-urls, git URLs (their master, else main, branch), or local git repositories (read
-as git clone reads them: the committed master, else main, branch, not the work tree).
+  Creates a cyber-dojo start-point image named <name>
+  containing the start points of the specified git-repo <url>s.
+  Unless overridden with an environment variable or --base, its base image will be
+      ghcr.io/cyber-dojo/startpoints:v<version>
 
-options:
+  <url> can be a plain git-repo url (its master, else main, branch is cloned)
+      Eg https://github.com/cyber-dojo-start-points/gcc-assert
+  <url> can be prefixed with a 7-character tag.
+      This will git checkout the tag after the git clone.
+      Eg 7686e9d@https://github.com/cyber-dojo-start-points/gcc-assert
+  <url> can be a local git repository (its committed master, else main, branch)
+      Eg $PWD
+  <url> can be a start-point image, by sha7 tag or digest
+      Eg ghcr.io/cyberdojostartpoints/gcc_assert:7686e9d
+
+  [ENV-VAR] can be
+      STARTPOINTS_SERVICE_IMAGE
+          The base image (the startpoints service image).
+      CYBER_DOJO_DEBUG
+          When set to 'true' prints extra debug information.
+
+  Example: read tagged git-repo <url>s from a local file
+
+    startpoints create eg/second \\
+        --languages $(< my-language-selection.txt)
+
+positional arguments:
+  NAME              the image to create; oci:PATH:NAME writes an OCI layout instead
+  SOURCE            a start-point image (tag or digest), sha7@git-url, git URL, or repository
+
+options (startpoints' own, read after the arguments above are checked):
   --push            push NAME to its registry (default: load it into the local engine)
   --engine URL      Docker Engine API (default: $DOCKER_HOST, else the local socket)
   --base REF        the image the catalog goes on (default: $STARTPOINTS_SERVICE_IMAGE, else
                     ghcr.io/cyber-dojo/startpoints:v<version>); none: a data-only image
   --build-images    also build a local repo's docker/Dockerfile as <image_name>:<sha7>
   --json            print a JSON summary
-
-NAME may be oci:PATH:NAME to write an OCI layout instead.
-
-positional arguments:
-  NAME              the image to create
-  SOURCE            a start-point image (tag or digest), sha7@git-url, or folder
 
 example:
   startpoints create acme/my-languages --languages $PWD ghcr.io/cyberdojostartpoints/java_junit:4edf92a"""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -177,14 +176,17 @@ def _base(given: str | None) -> Any:
 def _progress(kind: str, sources: Sequence[str], until: str | None = None) -> None:
     """The lines the create script prints on stdout as it clones each source (all of them
     fetched at once here, so printed after, in order), up to the first that failed."""
+    from startpoints import sources as kinds
+    from startpoints.sources.git import GitSource
+
     for text in sources:
         if text == until:
             return
-        tagged = re.fullmatch(r"([0-9a-f]{7})@(.+)", text)
-        if tagged:
-            print(f"git clone {tagged[2]}\ngit checkout {tagged[1]}")
-        elif "://" in text or os.path.isdir(text):
-            print(f"git clone {text}")
+        source = kinds.parse(text, folders_as_git=True)
+        if isinstance(source, GitSource):
+            print(f"git clone {source.url if source.sha7 else text}")
+            if source.sha7:
+                print(f"git checkout {source.sha7}")
         print(f"--{kind} \t {text}")
 
 

@@ -55,7 +55,7 @@ def exit_code(problems: Sequence[Problem], kind: Kind) -> int:
         return min(stopping, key=lambda item: item[0])[1]
     if not collected:
         return 1
-    return min(collected, key=lambda item: (item[0][0], item[0][1:]))[1]
+    return min(collected, key=lambda item: item[0])[1]
 
 
 def _code(problem: Problem, codes: dict[str, int]) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from startpoints.core import catalog, manifest
 from startpoints.core.manifest import Kind
@@ -29,7 +29,12 @@ def find_start_points(path: Path) -> list[Path]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         if manifest.MANIFEST in files:
             found.append(Path(root))
-    return sorted(found, key=lambda folder: (folder / manifest.MANIFEST).parts)
+    return sorted(found, key=lambda folder: glob_order(folder / manifest.MANIFEST))
+
+
+def glob_order(manifest_path: PurePath) -> tuple[str, ...]:
+    """Where a manifest comes in cyber-dojo's `Dir.glob` order: its path, name by name."""
+    return manifest_path.parts
 
 
 def lint(paths: Iterable[Path], kind: Kind) -> Report:

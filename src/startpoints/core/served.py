@@ -133,7 +133,7 @@ def _index(folder: Path) -> tuple[Kind, list[dict[str, Any]]]:
         )
     # In the order cyber-dojo's server finds them in the same folder (lint.find_start_points):
     # 0, 1, 10, 11, ..., 2, by path name by name, not by index.
-    return kind, sorted(records, key=lambda r: PurePosixPath(r["manifest"]).parts)
+    return kind, sorted(records, key=lambda r: lint.glob_order(PurePosixPath(r["manifest"])))
 
 
 def serve_manifest(loaded: dict[str, Any], folder: Path) -> dict[str, Any]:

@@ -99,23 +99,19 @@ def _skip(text: str, at: int) -> int:
             at += 1
         elif text.startswith("/*", at):
             end = text.find("*/", at + 2)
-            at = len(text) if end < 0 else end + 2
             if end < 0:
-                return _stop(at)
+                raise _Halted(len(text))
+            at = end + 2
         elif text.startswith("//", at):
             end = text.find("\n", at + 2)
             if end < 0:
-                return _stop(len(text))
+                raise _Halted(len(text))
             at = end + 1
         elif text[at] == "/":
-            return _stop(at + 1)
+            raise _Halted(at + 1)
         else:
             break
     return at
-
-
-def _stop(at: int) -> int:
-    raise _Halted(at)
 
 
 class _Halted(Exception):

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 _GIT = re.compile(r"(?P<sha>[0-9a-f]{7})@(?P<url>.+)")
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://.+")  # https://, file:///, git://, ssh://
-_PATH_LIKE = ("/", "./", "../", "~", ".")
+_PATH_LIKE = ("/", "~", ".")  # "." covers ./ and ../
 
 
 def parse(text: str, *, folders_as_git: bool = False) -> Source:

@@ -191,8 +191,7 @@ def _progress(kind: str, sources: Sequence[str], until: str | None = None) -> No
 
 
 def _unfetched(problem: object) -> bool:
-    reason = str(getattr(problem, "reason", ""))
-    return reason.startswith("cannot be fetched") or "unreachable" in reason
+    return getattr(problem, "rule", "") == "unfetched"
 
 
 def _exit_code(problems: list[object], kind: str) -> int:

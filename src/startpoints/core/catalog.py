@@ -36,6 +36,7 @@ def problems(entries: Sequence[Entry]) -> list[Problem]:
                     "display_name",
                     name,
                     e.source,
+                    rule="duplicate_display_name",
                 )
                 for e in clashing
             ]

@@ -45,7 +45,7 @@ def lint(paths: Iterable[Path], kind: Kind) -> Report:
             continue
         dirs = find_start_points(path)
         if not dirs:
-            report.problems.append(Problem(str(path), "holds no manifest.json"))
+            report.problems.append(Problem(str(path), "holds no manifest.json", rule="no_manifest"))
         for directory in dirs:
             file = str(directory / manifest.MANIFEST)
             loaded, problems = manifest.check_dir(directory, kind, file)

@@ -50,15 +50,16 @@ def load(path: Path, file: str) -> tuple[dict[str, Any] | None, list[Problem]]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        return None, [Problem(file, f"cannot be read: {error}")]
+        return None, [Problem(file, f"cannot be read: {error}", rule="unreadable")]
     try:
         value = strictjson.loads(text)
     except strictjson.DuplicateKeys as error:
-        return None, [Problem(file, f"{error}: each key may appear once")]
+        return None, [Problem(file, f"{error}: each key may appear once", rule="duplicate_keys")]
     except ValueError as error:
-        return None, [Problem(file, f"bad JSON: {error}")]
+        return None, [Problem(file, f"bad JSON: {error}", rule="unreadable")]
     if not isinstance(value, dict):
-        return None, [Problem(file, f"must hold a JSON object, not {_type_name(value)}")]
+        why = f"must hold a JSON object, not {_type_name(value)}"
+        return None, [Problem(file, why, rule="unreadable")]
     return value, []
 
 
@@ -69,19 +70,25 @@ def check(manifest: dict[str, Any], directory: Path, kind: Kind, file: str) -> l
         directory = paths.real(directory)
     except paths.Outside as error:
         return [Problem(file, f"its folder {error}")]
-    problems = [Problem(file, f'unknown key "{k}"') for k in manifest if k not in known_keys(kind)]
+    problems = [
+        Problem(file, f'unknown key "{k}"', rule="unknown_key")
+        for k in manifest
+        if k not in known_keys(kind)
+    ]
     problems += [
-        Problem(file, f'missing required key "{k}"')
+        Problem(file, f'missing required key "{k}"', rule="missing_key")
         for k in required_keys(kind)
         if k not in manifest
     ]
     for key, rule in _RULES.items():
         if key in manifest and key in known_keys(kind):
             problems += [
-                Problem(file, why, k, v)
+                Problem(file, why, k, v, rule=key)
                 for k, v, why in rule(manifest[key], manifest, directory, kind)
             ]
-    problems += [Problem(file, why, k, v) for k, v, why in _language_pairing(manifest)]
+    problems += [
+        Problem(file, why, k, v, rule="pairing") for k, v, why in _language_pairing(manifest)
+    ]
     return problems
 
 

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 _NO_VALUE: Any = object()
+RULES = (
+    "no_manifest", "unreadable", "duplicate_keys", "unknown_key", "missing_key", "pairing",
+    "duplicate_display_name", "unfetched",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -16,6 +20,9 @@ class Problem:
     key: str | None = None
     value: Any = field(default=_NO_VALUE, compare=False)
     source: str | None = None
+    # which check found it: a manifest key, or one of RULES below; cyber-dojo's exit codes
+    # follow it (core/check_codes.py)
+    rule: str = field(default="", compare=False)
 
     def at(self, file: str) -> Problem:
         return replace(self, file=file)

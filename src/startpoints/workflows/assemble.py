@@ -190,11 +190,11 @@ def _check(
             unreachable.setdefault(outcome.host, (outcome, []))[1].append(src.text)
             continue
         if isinstance(outcome, StartpointsError):
-            problems.append(Problem(src.text, f"cannot be fetched: {outcome}"))
+            problems.append(Problem(src.text, f"cannot be fetched: {outcome}", rule="unfetched"))
             continue
         folders = lint.find_start_points(staging / str(i))
         if not folders:
-            problems.append(Problem(src.text, "holds no manifest.json"))
+            problems.append(Problem(src.text, "holds no manifest.json", rule="no_manifest"))
         for folder in folders:
             file = folder.relative_to(staging).joinpath(manifest.MANIFEST).as_posix()
             loaded, found = manifest.check_dir(folder, kind, file)
@@ -208,6 +208,7 @@ def _check(
             Problem(
                 host,
                 f"unreachable ({error.cause}): {words.count(len(texts), 'source')} not fetched: {shown}",
+                rule="unfetched",
             )
         )
     problems += catalog.problems(entries)

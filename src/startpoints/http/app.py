@@ -26,11 +26,10 @@ from starlette.routing import Route
 from startpoints.core import strictjson
 from startpoints.core.limits import DEFAULT, Limits
 from startpoints.core.served import Served
-from startpoints.http import request_json, status
+from startpoints.http import access, request_json, status
 from startpoints.http.metrics import CONTENT_TYPE as METRICS_TYPE
 from startpoints.http.metrics import Metrics
 
-log = logging.getLogger("startpoints.access")
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
 Handler = Callable[[dict[str, Any]], Awaitable[Response]]
 
@@ -144,7 +143,9 @@ class _Api:
             response = self.exception(route, body, 500, type(error).__name__, str(error))
         known = route if route in self.fixed or route in self.handlers else "other"
         self.metrics.observe(known or "/", response.status_code, time.perf_counter() - started)
-        _access(request, response.status_code, started)
+        if access.enabled:
+            client = request.client.host if request.client else None
+            access.record(request.method, "/" + route, response.status_code, started, client)
         return response
 
     async def ready(self, args: dict[str, Any]) -> Response:
@@ -218,6 +219,43 @@ class _FastPath:
             for name, body in one.items()
             for quoted in (quote, quote_plus)
         }
+        # /manifest's JSON body as clients write it (Ruby's JSON.generate, Python's json.dumps
+        # with and without ensure_ascii), looked up without parsing: a parse is most of the
+        # cost of a request here (docs/benchmarks.md, API). Any other body is parsed.
+        self.by_body = {
+            json.dumps({"name": name}, ensure_ascii=ascii_only, separators=separators).encode(): b
+            for name, b in one.items()
+            for ascii_only in (True, False)
+            for separators in ((",", ":"), (", ", ": "))
+        }
+        # Each answer's whole HTTP response, status line to body, for `respond`: keyed by the
+        # body's identity, since each body is one object made once.
+        self.wire = {
+            id(body): b"HTTP/1.1 200 OK\r\n"
+            + b"".join(name + b": " + value + b"\r\n" for name, value in _headers(body))
+            + b"\r\n"
+            + body
+            for body in (*fixed.values(), *one.values())
+        }
+
+    def respond(
+        self, method: bytes, path: bytes, query: bytes, body: bytes, client: str | None
+    ) -> bytes | None:
+        """The whole HTTP response to a complete request the fast path answers, or None for
+        the ASGI app to answer it. For a server that can answer without an ASGI round trip
+        (http/server.py); the same answers, metrics and access log as through `__call__`."""
+        if method not in (b"GET", b"POST") or len(body) > self.limits.request_body_bytes:
+            return None
+        started = time.perf_counter()
+        raw_path = path.decode("latin-1")
+        answer = self._answer(raw_path, query, body)
+        if answer is None:
+            return None
+        route, payload = answer
+        self.metrics.observe(route, 200, time.perf_counter() - started)
+        if access.enabled:
+            access.record(method.decode(), raw_path, 200, started, client)
+        return self.wire[id(payload)]
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -237,30 +275,17 @@ class _FastPath:
             await self.framework(scope, _replay(body, receive), send)
             return
         route, payload = answer
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(payload)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.start", "status": 200, "headers": _headers(payload)})
         await send({"type": "http.response.body", "body": payload})
         self.metrics.observe(route, 200, time.perf_counter() - started)
-        if log.isEnabledFor(logging.INFO):
+        if access.enabled:
             client = scope.get("client")
-            took = round((time.perf_counter() - started) * 1000, 2)
-            log.info(
-                _json(
-                    {
-                        "method": scope["method"],
-                        "path": path,
-                        "status": 200,
-                        "ms": took,
-                        "client": client[0] if client else None,
-                    }
-                ).decode()
-            )
+            access.record(scope["method"], path, 200, started, client[0] if client else None)
 
     def _answer(self, path: str, query: bytes, body: bytes) -> tuple[str, bytes] | None:
         args: Any = {}
+        if path == "/manifest" and body in self.by_body:
+            return "manifest", self.by_body[body]
         if body:  # whitespace alone is bad JSON there, answered by the slow path
             try:
                 args = strictjson.loads_bounded(body, self.limits.json_depth)
@@ -349,18 +374,5 @@ def _respond(status: int, body: bytes) -> Response:
     return Response(body, status, media_type="application/json")
 
 
-def _access(request: Request, status: int, started: float) -> None:
-    if log.isEnabledFor(logging.INFO):
-        client = request.client.host if request.client else None
-        took = round((time.perf_counter() - started) * 1000, 2)
-        log.info(
-            _json(
-                {
-                    "method": request.method,
-                    "path": request.url.path,
-                    "status": status,
-                    "ms": took,
-                    "client": client,
-                }
-            ).decode()
-        )
+def _headers(body: bytes) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]

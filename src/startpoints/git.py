@@ -30,14 +30,22 @@ def resolve(repo: Path, revision: str = "HEAD") -> Commit:
     """The commit `revision` names in `repo`."""
     if revision != "HEAD" and not _HEX.fullmatch(revision):
         raise GitError(f"{revision!r} is not a commit sha (4 to 40 lowercase hex digits)")
-    out = _git(
-        repo,
-        "show",
-        "-s",
-        "--format=%H %ct",
-        f"{revision}^{{commit}}",
-        doing=f"reading commit {revision}",
-    )
+    return _commit(repo, revision, doing=f"reading commit {revision}")
+
+
+def default_branch(repo: Path) -> Commit:
+    """The tip of `repo`'s own master branch, else its main branch: the commit cyber-dojo's
+    create script reads from a local repository (fetch_default_branch, without a clone)."""
+    for branch in ("master", "main"):
+        try:
+            return _commit(repo, f"refs/heads/{branch}", doing=f"reading branch {branch}")
+        except GitError:
+            continue
+    raise GitError(f"{repo}: no master or main branch")
+
+
+def _commit(repo: Path, revision: str, *, doing: str) -> Commit:
+    out = _git(repo, "show", "-s", "--format=%H %ct", f"{revision}^{{commit}}", doing=doing)
     sha, seconds = out.split()
     return Commit(sha, datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 

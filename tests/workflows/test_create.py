@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -174,6 +176,11 @@ def test_build_images_builds_the_language_image_and_points_the_start_point_at_it
     from tests.conftest import git
 
     sha7 = git(repo, "rev-parse", "--short=7", "HEAD")
+    # work on a branch, committed and not, is not what the catalog reads: main's tip is
+    git(repo, "checkout", "-q", "-b", "wip")
+    (repo / "docker" / "marker.txt").write_text("work in progress\n")
+    git(repo, "commit", "-q", "-am", "wip")
+    (repo / "docker" / "Dockerfile").write_text("FROM scratch\nCOPY missing.txt /\n")
     create.create(
         create.Request(
             name=parse_ref("jj-built:1"),
@@ -185,7 +192,16 @@ def test_build_images_builds_the_language_image_and_points_the_start_point_at_it
         Stores(),
     )
     engine = docker.DockerClient(base_url=podman.url)
-    assert engine.images.get(f"ghcr.io/cyber-dojo-languages/python_pytest:{sha7}")
+    image = engine.images.get(f"ghcr.io/cyber-dojo-languages/python_pytest:{sha7}")
+    container = engine.containers.create(image.id, command=["x"])
+    try:
+        archive = b"".join(container.get_archive("/marker.txt")[0])
+    finally:
+        container.remove()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        assert tar.extractfile("marker.txt").read() == b"a language image\n"  # type: ignore[union-attr]
+    wip = git(repo, "rev-parse", "--short=7", "wip")
+    assert not engine.images.list(f"ghcr.io/cyber-dojo-languages/python_pytest:{wip}")
 
 
 def test_the_command_with_languages_pwd_into_the_engine_named_by_docker_host(

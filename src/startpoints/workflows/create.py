@@ -3,7 +3,8 @@ image named NAME, in a local engine (as cyber-dojo makes it), a registry or an `
 
 With `build_images`, a local repo source holding docker/Dockerfile first gets its language
 image built by the engine and tagged `<image_name>:<sha7>`, and its start point points at it:
-a workstation tries a new language+test-framework end to end.
+a workstation tries a new language+test-framework end to end. Both are read as committed on
+the repo's master (else main) branch, as the catalog reads the repo.
 """
 
 from __future__ import annotations
@@ -85,18 +86,32 @@ def _engine(url: str | None) -> Engine:
 
 
 def _build_language_images(sources: Sequence[str], engine: Engine, say: Say) -> dict[str, str]:
+    """Each local repo's docker/ and manifest as committed on its master (else main) branch,
+    the commit the catalog reads it at (folders_as_git), so the image's sha7 tag names the
+    commit it was built from, whatever the work tree holds."""
+    import tempfile
+
     built: dict[str, str] = {}
     for text in sources:
         repo = Path(text)
-        if not (repo / DOCKERFILE).is_file() or not git.is_repo(repo):
+        if not git.is_repo(repo):
             continue
-        loaded, _ = manifest.load(repo / "start_point" / manifest.MANIFEST, text)
-        name = loaded.get("image_name") if loaded else None
-        if not isinstance(name, str):
+        commit = git.default_branch(repo)
+        if not git.is_folder(repo, commit, DOCKERFILE.parent.as_posix()):
             continue
-        tag = f"{reference.parse(name).name}:{git.resolve(repo).sha7}"
-        say(f"building {tag} from {repo / DOCKERFILE}")
-        engine.build(repo / DOCKERFILE.parent, tag)
+        with tempfile.TemporaryDirectory(prefix=".startpoints-build-") as tmp:
+            tree = Path(tmp)
+            git.export(repo, commit, "start_point", tree)
+            git.export(repo, commit, DOCKERFILE.parent.as_posix(), tree)
+            if not (tree / DOCKERFILE).is_file():
+                continue
+            loaded, _ = manifest.load(tree / "start_point" / manifest.MANIFEST, text)
+            name = loaded.get("image_name") if loaded else None
+            if not isinstance(name, str):
+                continue
+            tag = f"{reference.parse(name).name}:{commit.sha7}"
+            say(f"building {tag} from {repo / DOCKERFILE} at {commit.sha7}")
+            engine.build(tree / DOCKERFILE.parent, tag)
         built[text] = tag
     return built
 

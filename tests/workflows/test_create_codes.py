@@ -141,8 +141,12 @@ def assert_same_code(sources: list[Path], kind: str, work: Path, code: int) -> N
     assert real == code, f"cyber-dojo's checkers exit {real}, not {code}: {real_err}"
     ours, our_err = our_code(sources, kind, work)
     assert ours == code, f"startpoints create exits {ours}, cyber-dojo's {code}: {our_err}"
-    if code:
-        assert our_err.startswith("ERROR: ")
+    if code:  # in the script's form: its last line first, then each problem as a checker shows it
+        lines = our_err.splitlines()
+        assert lines[0].startswith("ERROR: Failed to build ")
+        assert lines[1].startswith("ERROR: ")
+        if code != 3:
+            assert f"--{kind} {sources[0]}" in lines or f"--{kind} {sources[-1]}" in lines
 
 
 @pytest.mark.parametrize(

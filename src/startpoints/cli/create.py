@@ -4,6 +4,7 @@ its argument checks, messages and exit codes (4-14) kept, so scripts around it k
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -149,9 +150,9 @@ def run(args: argparse.Namespace) -> int:
     except InvalidStartPoint as error:
         unfetched = [str(getattr(p, "file", "")) for p in error.problems if _unfetched(p)]
         _progress(request.kind, request.sources, until=unfetched[0] if unfetched else None)
-        for problem in error.problems:
-            print(f"ERROR: {problem}", file=sys.stderr)
         print(f"ERROR: Failed to build {request.name}", file=sys.stderr)
+        for problem in error.problems:
+            print(*_as_the_script_shows(problem, request.kind), sep="\n", file=sys.stderr)
         return _exit_code(error.problems, request.kind)
     _progress(request.kind, request.sources)
     if parsed["json"]:
@@ -160,6 +161,29 @@ def run(args: argparse.Namespace) -> int:
         )
     print(f"Successfully built {created}")  # stdout, as cyber-dojo's create prints it
     return 0
+
+
+def _as_the_script_shows(problem: Any, kind: str) -> list[str]:
+    """A problem in the form of cyber-dojo's checkers (show_error.rb): a title, the source as
+    `--KIND URL`, the manifest's path in that source, and the key with its value as JSON.
+    The title's words are ours (the same rule, as its exit code shows)."""
+    from startpoints.core.problem import Problem
+
+    if not isinstance(problem, Problem):
+        return [f"ERROR: {problem}"]
+    if problem.rule == "no_manifest":  # its words, as read_manifest_filenames.rb says them
+        return ["ERROR: no manifest.json files in", f"--{kind} {problem.source or problem.file}"]
+    if problem.source is None:
+        return [f"ERROR: {problem}"]
+    title = f"{problem.key} {problem.reason}" if problem.key else problem.reason
+    # the file is INDEX/PATH in the catalog: PATH is where it is in the source, as shown there
+    index, _, path = problem.file.partition("/")
+    lines = [f"ERROR: {title}", f"--{kind} {problem.source}"]
+    if path and index.isdigit():
+        lines.append(f"manifest='{path}'")
+    if problem.key and problem.has_value:
+        lines.append(f"{json.dumps(problem.key)}: {problem.shown_value}")
+    return lines
 
 
 def _base(given: str | None) -> Any:

@@ -30,6 +30,15 @@ class Problem:
     def from_source(self, source: str) -> Problem:
         return replace(self, source=source)
 
+    @property
+    def has_value(self) -> bool:
+        return self.value is not _NO_VALUE
+
+    @property
+    def shown_value(self) -> str:
+        """The value as JSON, cut short past 80 characters."""
+        return _show(self.value)
+
     def __str__(self) -> str:
         where = f"{self.source}: {self.file}" if self.source else self.file
         parts = [where]

@@ -91,6 +91,7 @@ def test_start_points_carry_provenance_and_the_pinned_digest(tmp_path: Path) -> 
         "display_name": "Java 25.0.2, JUnit 6.0.3",
         "image_name": "ghcr.io/cdl/java_junit:7aa5992",
         "image_digest": digest,
+        "image_size": None,
         "start_point_image": "ghcr.io/cdsp/java_junit:7aa5992",
         "start_point_digest": "sha256:" + "c" * 64,
         "source": "ghcr.io/cdsp/java_junit:7aa5992",

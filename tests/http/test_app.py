@@ -45,6 +45,7 @@ def test_fixed_routes(client: TestClient, method: str) -> None:
         "display_name",
         "image_name",
         "image_digest",
+        "image_size",
         "start_point_image",
         "start_point_digest",
         "source",

@@ -287,26 +287,68 @@ def test_the_registry_stopping_mid_assemble_leaves_the_output_untouched(
     assert (output / "catalog.json").read_text() == before
 
 
-def test_verify_images_records_digests_and_refuses_missing_ones(
+def test_verify_images_records_digests_and_sizes_and_refuses_missing_ones(
     make_repo: RepoFactory, language_image: Callable[..., Reference], stores: Stores, tmp_path: Path
 ) -> None:
-    published = publish.publish(
-        publish.Request(repo_dir=make_repo(), image=language_image()), stores
-    )
+    image = language_image()
+    published = publish.publish(publish.Request(repo_dir=make_repo(), image=image), stores)
     result = assemble.assemble(
-        assemble.Request(sources=[str(published.start_point)], verify_images=True), stores
+        assemble.Request(sources=[str(published.start_point)], images="verify"), stores
     )
     assert result.start_points[0]["image_digest"] == published.language_image.digest
+    # what a node fetches: the config and every layer, compressed
+    store = stores.for_ref(image)
+    manifest = json.loads(store.fetch_manifest(image)[0])
+    fetched = manifest["config"]["size"] + sum(layer["size"] for layer in manifest["layers"])
+    assert result.start_points[0]["image_size"] == fetched
 
     with pytest.raises(InvalidStartPoint) as caught:
         assemble.assemble(
             assemble.Request(
                 sources=[str(published.start_point), str(EXAMPLES / "bash-bats")],
-                verify_images=True,
+                images="verify",
             ),
             Stores(retry=FAST_RETRY),
         )
     assert any("image_name" in str(p) for p in caught.value.problems)
+
+
+def test_by_default_images_are_recorded_where_their_registry_answers_and_warned_of_elsewhere(
+    make_repo: RepoFactory, language_image: Callable[..., Reference], stores: Stores
+) -> None:
+    """bash-bats names an image on ghcr.io, which this closed machine cannot reach: a warning
+    naming it, no size, and the catalog is still made; a missing image is still refused."""
+    published = publish.publish(
+        publish.Request(repo_dir=make_repo(), image=language_image()), stores
+    )
+    said: list[str] = []
+    result = assemble.assemble(
+        assemble.Request(
+            sources=[str(published.start_point), str(EXAMPLES / "bash-bats")], images="auto"
+        ),
+        Stores(retry=FAST_RETRY),
+        say=said.append,
+    )
+    sizes = {sp["display_name"]: sp.get("image_size") for sp in result.start_points}
+    assert sorted(sizes.values(), key=lambda v: v is None)[0] > 0
+    assert None in sizes.values()
+    (warning,) = [line for line in said if "unreachable" in line]
+    assert warning.startswith("warning: ghcr.io: unreachable (")
+    assert warning.endswith("; 1 attempt): its images' digests and sizes are not recorded")
+
+    missing = make_repo(
+        name="missing",
+        edit=lambda sp: _set_image_name(sp, f"{published.language_image.name}:nosuchtag"),
+    )
+    with pytest.raises(InvalidStartPoint, match="problems"):
+        assemble.assemble(assemble.Request(sources=[str(missing)], images="auto"), stores)
+
+
+def _set_image_name(start_point: Path, image_name: str) -> None:
+    path = start_point / "manifest.json"
+    loaded = json.loads(path.read_text())
+    loaded["image_name"] = image_name
+    path.write_text(json.dumps(loaded))
 
 
 def test_an_existing_folder_that_is_not_a_catalog_is_not_replaced(

@@ -45,9 +45,23 @@ def add(verbs: Any) -> None:
         help="the image the catalog layer goes on (default: none, data only)",
     )
     common.add_kind_option(parser, "the kind of catalog")
-    parser.add_argument(
-        "--verify-images", action="store_true", help="check every image_name exists; record digests"
+    images = parser.add_mutually_exclusive_group()
+    images.add_argument(
+        "--verify-images",
+        action="store_const",
+        const="verify",
+        dest="images",
+        help="every image_name must be found in its registry (its digest and size recorded)",
     )
+    images.add_argument(
+        "--no-verify-images",
+        action="store_const",
+        const="skip",
+        dest="images",
+        help="do not look image_names up (by default each is looked up where its registry "
+        "answers, and its digest and compressed size recorded for pre-pull progress)",
+    )
+    parser.set_defaults(images="auto")
     parser.add_argument("--jobs", type=int, default=8, help="sources fetched at once (default 8)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
     common.add_registry_options(parser)
@@ -77,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         output=args.output,
         tag=reference.parse(args.tag) if args.tag else None,
         base=reference.parse(args.base) if args.base else None,
-        verify_images=args.verify_images,
+        images=args.images,
         jobs=args.jobs,
     )
     with progress.sources(len(texts), f"assembling {len(texts)} sources") as done:

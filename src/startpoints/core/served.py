@@ -21,6 +21,7 @@ from startpoints.errors import BadReference, InvalidStartPoint, StartpointsError
 
 PROVENANCE_FIELDS = (
     "image_digest",
+    "image_size",
     "start_point_image",
     "start_point_digest",
     "source",
@@ -48,6 +49,16 @@ class Served:
         return sorted(
             {str(m["image_name"]) for m in self.manifests.values() if m.get("image_name")}
         )
+
+    @property
+    def image_sizes(self) -> dict[str, int]:
+        """Each language image's compressed size, where the catalog records one (assemble
+        looks it up): what a node must fetch, known without asking a registry."""
+        return {
+            str(sp["image_name"]): int(sp["image_size"])
+            for sp in self.start_points
+            if sp.get("image_name") and isinstance(sp.get("image_size"), int)
+        }
 
     def manifest(self, name: str) -> dict[str, Any] | None:
         """By served name first, then by raw display_name, as cyber-dojo looks them up."""

@@ -37,6 +37,7 @@ import requests.utils
 from startpoints.core import strictjson
 from startpoints.core.limits import DEFAULT, Limits
 from startpoints.core.reference import Reference
+from startpoints.core.words import count
 from startpoints.errors import NotFound, StoreError, Unreachable
 from startpoints.oci import mediatypes
 from startpoints.oci.descriptor import Descriptor, sha256
@@ -369,8 +370,10 @@ class RegistryStore:
                 f"{self.host} answered {response.status_code} for {response.request.method} {ref}"
             )
         if unreachable is not None:  # one line naming the host and why, not the library's dump
-            raise Unreachable(self.host, f"{unreachable.cause}; {self.retry.attempts} attempts")
-        raise StoreError(f"{last} (gave up after {self.retry.attempts} attempts)")
+            raise Unreachable(
+                self.host, f"{unreachable.cause}; {count(self.retry.attempts, 'attempt')}"
+            )
+        raise StoreError(f"{last} (gave up after {count(self.retry.attempts, 'attempt')})")
 
     def _check(
         self,

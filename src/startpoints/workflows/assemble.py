@@ -43,7 +43,9 @@ class Request:
     output: Path | None = None
     tag: Reference | None = None
     base: Reference | None = None
-    verify_images: bool = False
+    # Language images: "verify" (each must be found), "auto" (recorded where its registry
+    # answers at once; an unreachable one is a warning) or "skip" (not looked at).
+    images: str = "skip"
     jobs: int = 8
     image_names: Mapping[str, str] = field(default_factory=dict)  # source → image_name to write
     keep_image: bool = False  # build the catalog image even with no tag (create loads it)
@@ -86,8 +88,8 @@ def assemble(
         fetched = _fetch_all(parsed, staging, stores, request.jobs, say, done)
         _set_image_names(staging, parsed, request.image_names)
         entries, provenance, problems = _check(staging, parsed, fetched, request.kind)
-        if request.verify_images and not problems:
-            problems += _verify_images(entries, provenance, stores)
+        if request.images != "skip" and not problems:
+            problems += _check_images(entries, provenance, stores, request.images, say)
         if problems:
             raise InvalidStartPoint(
                 f"{len(problems)} problems in the catalog; nothing written or pushed",
@@ -215,33 +217,56 @@ def _check(
     return entries, provenance, problems
 
 
-def _verify_images(
-    entries: list[catalog.Entry], provenance: list[dict[str, Any]], stores: Stores
+def _check_images(
+    entries: list[catalog.Entry],
+    provenance: list[dict[str, Any]],
+    stores: Stores,
+    mode: str,
+    say: Say,
 ) -> list[Problem]:
-    """Each image_name must exist in its registry; its digest is recorded."""
+    """Each image_name must exist in its registry; its digest and its compressed size (the
+    linux/amd64 image's config and layers: what a node fetches) are recorded, so a puller
+    knows what it must fetch without asking a registry. The digest is a HEAD, which Docker
+    Hub does not count; the size needs the image manifest, a GET, which it counts as a pull.
+    In "auto" mode a registry that does not answer at once is tried once and warned about."""
+    from startpoints.oci.registry import Retry
+
     problems: list[Problem] = []
     names = sorted({str(e.manifest["image_name"]) for e in entries if "image_name" in e.manifest})
+    if mode == "auto":
+        stores = Stores(stores.docker_config, Retry(attempts=1), stores.limits, stores.cancelled)
 
-    def resolve(name: str) -> tuple[str, Descriptor | None | StartpointsError]:
+    def look(name: str) -> tuple[str, tuple[str, int] | None | StartpointsError]:
         ref = reference.parse(name)
         ref = ref if ref.identifier else ref.with_tag("latest")
         try:
-            return name, stores.for_ref(ref).resolve(ref)
+            store = stores.for_ref(ref)
+            found = store.resolve(ref)
+            if found is None:
+                return name, None
+            value, _ = read.image_manifest(store, ref.at_digest(found.digest), stores.limits)
+            parts = [read.config_descriptor(value, ref), *read.layer_descriptors(value, ref)]
+            return name, (found.digest, sum(d.size for d in parts))
         except StartpointsError as error:
             return name, error
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        found = dict(pool.map(resolve, names))
+        found = dict(pool.map(look, names))
+    unreachable: dict[str, StartpointsError] = {}
     for entry, record in zip(entries, provenance, strict=True):
         name = entry.manifest.get("image_name")
         if name is None:
             continue
         outcome = found[str(name)]
-        if isinstance(outcome, Descriptor):
-            record["image_digest"] = outcome.digest
+        if isinstance(outcome, tuple):
+            record["image_digest"], record["image_size"] = outcome
+        elif mode == "auto" and isinstance(outcome, Unreachable):
+            unreachable.setdefault(outcome.host, outcome)
         else:
             why = "is not in its registry" if outcome is None else f"cannot be checked: {outcome}"
             problems.append(Problem(entry.file, why, "image_name", name, entry.source))
+    for error in unreachable.values():
+        say(f"warning: {error}: its images' digests and sizes are not recorded")
     return problems
 
 

@@ -46,9 +46,9 @@ class Gated:
     def present(self, image: str) -> bool:
         return self.inner.present(image)
 
-    def pull(self, image: str) -> None:
+    def pull(self, image: str, progress: pull.Progress) -> None:
         self.gate.wait(30)
-        self.inner.pull(image)
+        self.inner.pull(image, progress)
 
 
 def test_overlapping_pokes_pull_each_image_once_and_ready_never_waits(
@@ -258,3 +258,73 @@ def test_credentials_from_docker_config_reach_the_cri_for_a_private_registry(
         assert "s3cr3t" not in str(anonymous.states())
     finally:
         private.stop()
+
+
+def test_the_pull_order_is_the_priority_list_then_smallest_first_unknown_sizes_last() -> None:
+    sizes = {"a": 300, "b": 100, "c": 200, "d": 100}
+    assert pull.order(["e", "a", "b", "c", "d", "b"], sizes) == ["b", "d", "c", "a", "e"]
+    assert pull.order(["e", "a", "b", "c", "d"], sizes, first=["a", "x", "e"]) == [
+        "a", "e", "b", "d", "c"
+    ]  # fmt: skip
+    assert pull.order(["b", "a"], {}) == ["a", "b"]
+
+
+def big_image(registry: Registry, unique: str, size: int) -> tuple[Reference, int]:
+    """An image with one layer of `size` incompressible bytes; returns it and its fetch size."""
+    import json
+    import os
+    import tempfile
+
+    from startpoints.oci import image, layer, write
+
+    ref = parse(f"{registry.host}/lang{unique}/big:ci")
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "blob.bin").write_bytes(os.urandom(size))
+        packed = layer.from_dir(Path(tmp), "opt/language")
+    built = image.build([packed], created="2026-01-01T00:00:00Z", annotations={})
+    store = Stores().for_ref(ref)
+    write.write(store, ref, built)
+    manifest = json.loads(store.fetch_manifest(ref)[0])
+    return ref, manifest["config"]["size"] + sum(item["size"] for item in manifest["layers"])
+
+
+def test_the_engine_reports_bytes_as_they_arrive_and_the_totals_add_up(
+    registry: Registry, podman: Podman, unique: str
+) -> None:
+    ref, size = big_image(registry, unique, 8 * 1024 * 1024)
+    small = images(registry, unique, count=1)[0]
+    seen: list[int] = []
+    backend = pull.EngineBackend(podman.url, None)
+
+    class Watching:
+        def present(self, image: str) -> bool:
+            return backend.present(image)
+
+        def pull(self, image: str, progress: pull.Progress) -> None:
+            backend.pull(image, lambda fetched: (seen.append(fetched), progress(fetched)))
+
+    puller = pull.Puller(
+        [str(ref), str(small)], Watching(), identity="b", attempts=1, sizes={str(ref): size}
+    )
+    before = puller.progress()
+    assert (before["bytes_done"], before["bytes_total"], before["sized"]) == (0, size, 1)
+    assert puller.run_once()
+    # podman 4.3's stream says when each layer is done, with no bytes (engine._layer_bytes;
+    # Docker's byte counts are tested in tests/oci/test_engine_progress.py): whole at the end
+    assert seen == sorted(seen) and all(0 < b <= size for b in seen)
+    after = puller.progress()
+    assert (after["bytes_done"], after["bytes_total"], after["eta_seconds"]) == (size, size, 0.0)
+    assert puller.states()[str(ref)]["fetched"] == size
+
+
+def test_the_cri_counts_an_image_whole_once_it_is_present(
+    registry: Registry, containerd: Containerd, unique: str
+) -> None:
+    ref, size = big_image(registry, unique, 1024 * 1024)
+    puller = pull.Puller(
+        [str(ref)], pull.CriBackend(containerd.url, None), identity="c", attempts=1,
+        sizes={str(ref): size},
+    )  # fmt: skip
+    assert puller.progress()["bytes_done"] == 0
+    assert puller.run_once()
+    assert puller.progress()["bytes_done"] == size

@@ -12,6 +12,7 @@ import json
 import re
 import tarfile
 from collections.abc import Callable, Iterator
+from typing import Any
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -75,21 +76,33 @@ class Engine:
             )
         return str(built.id)
 
-    def pull(self, name: str, auth: dict[str, str] | None = None) -> str:
+    def pull(
+        self,
+        name: str,
+        auth: dict[str, str] | None = None,
+        progress: Callable[[int], None] = lambda _fetched: None,
+    ) -> str:
+        """Pull `name`; `progress` is told the bytes fetched so far, summed over its layers,
+        as the engine's progress stream reports them."""
         repository, _, tag = (
             name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")
         )
         doing = f"pulling {name}"
+        layers: dict[str, tuple[int, int]] = {}
         with self._errors(doing):
             # The progress stream, not images.pull: that discards the stream's error and then
             # reports whatever went wrong as "no such image".
             for event in self._client.api.pull(
                 repository, tag=tag or None, auth_config=auth, stream=True, decode=True
             ):
-                failed = event.get("error") if isinstance(event, dict) else None
+                if not isinstance(event, dict):
+                    continue
+                failed = event.get("error")
                 if failed:
                     missing = _MISSING.search(str(failed))
                     raise (NotFound if missing else StoreError)(f"{self.url}: {doing}: {failed}")
+                if _layer_bytes(event, layers):
+                    progress(sum(fetched for fetched, _ in layers.values()))
         return self.image_id(name) or ""
 
     @contextmanager
@@ -114,6 +127,30 @@ class Engine:
 _MISSING = re.compile(
     r"manifest unknown|name unknown|repository does not exist|: not found$", re.IGNORECASE
 )
+
+
+def _layer_bytes(event: dict[str, Any], layers: dict[str, tuple[int, int]]) -> bool:
+    """Note a progress event's bytes for its layer in `layers` (id → fetched, total); True
+    when any grew. Docker sends `Downloading` with progressDetail's `current` and `total`,
+    then `Download complete` with no detail (the whole layer, as last totalled). podman 4.3
+    sends only `Download complete`, with no bytes: nothing to count until the image is
+    done. `Extracting` reports bytes of the same layer again, and is not counted."""
+    layer, status = event.get("id"), str(event.get("status", ""))
+    detail = event.get("progressDetail")
+    if not isinstance(layer, str) or not isinstance(detail, dict):
+        return False
+    fetched, total = layers.get(layer, (0, 0))
+    if status.startswith("Downloading"):
+        current, size = detail.get("current"), detail.get("total")
+        total = size if isinstance(size, int) and size > 0 else total
+        if isinstance(current, int) and current > fetched:
+            layers[layer] = (min(current, total) if total else current, total)
+            return True
+        layers[layer] = (fetched, total)
+    elif status.startswith("Download complete") and total > fetched:
+        layers[layer] = (total, total)
+        return True
+    return False
 
 
 def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:

@@ -1,6 +1,9 @@
 """Pre-pull: put every language image of a catalog onto this node, once, in the background.
 
 `poke()` (each /ready) starts the one pull; any number of overlapping probes share it.
+Images are pulled smallest first (sizes from the catalog), so the most start points become
+usable soonest; a priority list goes before. Progress is kept in bytes: the Docker Engine
+API's stream gives each layer's bytes as they arrive, the CRI only each image's completion.
 `ready()` only reads state, so it answers at once whatever the pull is doing. Images
 already present are skipped without registry traffic; a failed pull is retried with
 capped exponential backoff until it succeeds, so a registry outage heals without a
@@ -17,7 +20,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,12 +30,17 @@ from startpoints.errors import NotFound, StartpointsError
 log = logging.getLogger("startpoints.pull")
 
 
+Progress = Callable[[int], None]  # bytes of an image fetched so far
+
+
 class Backend(Protocol):
     """Where images are pulled to: a Docker Engine API, or a node's CRI ImageService."""
 
     def present(self, image: str) -> bool: ...
 
-    def pull(self, image: str) -> None: ...
+    def pull(self, image: str, progress: Progress) -> None:
+        """Pull `image`, calling `progress` as its bytes arrive where the runtime says."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,20 @@ class ImageState:
     attempts: int = 0
     error: str | None = None
     seconds: float | None = None
+    size: int | None = None  # compressed bytes, as the catalog records them
+    fetched: int = 0  # bytes this node has of it (all of them once present)
+
+
+def order(images: Sequence[str], sizes: Mapping[str, int], first: Sequence[str] = ()) -> list[str]:
+    """The order to pull in: `first` as given, then smallest first, unknown sizes last, ties
+    by name. Smallest first makes the most start points usable soonest (bench/prepull.py)."""
+    unique = sorted(set(images))
+    ahead = [image for image in dict.fromkeys(first) if image in unique]
+    rest = sorted(
+        (image for image in unique if image not in ahead),
+        key=lambda image: (image not in sizes, sizes.get(image, 0), image),
+    )
+    return ahead + rest
 
 
 class Puller:
@@ -65,9 +87,14 @@ class Puller:
         recheck: float | None = None,
         attempts: int | None = None,
         sleep: Callable[[float], None] | None = None,
+        sizes: Mapping[str, int] | None = None,
+        first: Sequence[str] = (),
     ) -> None:
-        """`attempts`: per image per run (None: until it succeeds, as a server wants)."""
-        self.images = sorted(set(images))
+        """`attempts`: per image per run (None: until it succeeds, as a server wants).
+        `sizes`: compressed bytes per image (the catalog's); `first`: images to pull before
+        the rest."""
+        self.sizes = dict(sizes or {})
+        self.images = order(images, self.sizes, first)
         self.backend = backend
         self.identity = identity
         self.marker = marker
@@ -78,7 +105,9 @@ class Puller:
         self._stop = threading.Event()
         self._sleep = sleep or self._stop.wait
         self._lock = threading.Lock()
-        self._states = {image: ImageState() for image in self.images}
+        self._states = {image: ImageState(size=self.sizes.get(image)) for image in self.images}
+        self._run_started = time.monotonic()
+        self._run_fetched = 0  # bytes pulled in this run, for the ETA
         self._started = False
         self._warm = False  # latched: every image was present once
         self._last_error: str | None = None
@@ -96,9 +125,31 @@ class Puller:
             return False, {
                 "done": done,
                 "total": len(self.images),
+                **self._bytes(),
                 "images": {image: s.state for image, s in self._states.items()},
                 "last_error": self._last_error,
             }
+
+    def progress(self) -> dict[str, Any]:
+        """Bytes done and to do over every image, and an ETA from this run's rate."""
+        with self._lock:
+            return self._bytes()
+
+    def _bytes(self) -> dict[str, Any]:
+        """Under the lock. Totals count only images whose size is known; `sized` says how
+        many those are."""
+        sized = [s for s in self._states.values() if s.size is not None]
+        total = sum(s.size or 0 for s in sized)
+        done = sum(min(s.fetched, s.size or 0) for s in sized)
+        elapsed = time.monotonic() - self._run_started
+        rate = self._run_fetched / elapsed if elapsed > 0 else 0.0
+        eta = round((total - done) / rate, 1) if rate > 0 and done < total else None
+        return {
+            "bytes_done": done,
+            "bytes_total": total,
+            "sized": len(sized),
+            "eta_seconds": 0.0 if done >= total and sized else eta,
+        }
 
     def states(self) -> dict[str, dict[str, Any]]:
         with self._lock:
@@ -125,6 +176,8 @@ class Puller:
         """Check every image, pull the missing ones (retrying each until it succeeds or the
         puller stops); True when every image is present."""
         self.marker_matched = self._marker_matches()
+        with self._lock:
+            self._run_started, self._run_fetched = time.monotonic(), 0
         results = _on_daemon_threads(self._ensure, self.images, self.jobs)
         if all(results):
             self._write_marker()
@@ -154,9 +207,10 @@ class Puller:
                     self._set(image, state="pulling", attempts=attempt)
                     with self._lock:
                         self._pulls += 1
-                    self.backend.pull(image)
+                    self.backend.pull(image, lambda fetched: self._fetched(image, fetched))
                     if not self.backend.present(image):
                         raise StartpointsError(f"{image}: pulled, yet not present")
+                self._fetched(image, self._states[image].size or 0)
                 self._set(
                     image, state="present", error=None, seconds=round(time.monotonic() - started, 3)
                 )
@@ -181,6 +235,15 @@ class Puller:
                     self._sleep(delay)
         self.on_done(image, self._states[image].error)
         return False
+
+    def _fetched(self, image: str, fetched: int) -> None:
+        """`image` has `fetched` bytes now; only what a pull adds counts toward the rate."""
+        with self._lock:
+            state = self._states[image]
+            grown = max(0, fetched - state.fetched)
+            if state.state == "pulling":
+                self._run_fetched += grown
+            state.fetched = max(state.fetched, fetched)
 
     def _set(self, image: str, **changes: Any) -> None:
         with self._lock:
@@ -249,9 +312,10 @@ class EngineBackend:
     def present(self, image: str) -> bool:
         return self.engine.image_id(image) is not None
 
-    def pull(self, image: str) -> None:
+    def pull(self, image: str, progress: Progress) -> None:
         found = _credentials(image, self.docker_config)
-        self.engine.pull(image, {"username": found[0], "password": found[1]} if found else None)
+        auth = {"username": found[0], "password": found[1]} if found else None
+        self.engine.pull(image, auth, progress)
 
 
 class CriBackend:
@@ -266,7 +330,8 @@ class CriBackend:
     def present(self, image: str) -> bool:
         return self.cri.present(image)
 
-    def pull(self, image: str) -> None:
+    def pull(self, image: str, progress: Progress) -> None:
+        # the CRI's PullImage is one call that answers when done: no bytes on the way
         self.cri.pull(image, _credentials(image, self.docker_config))
 
 

@@ -12,9 +12,9 @@ import json
 import re
 import tarfile
 from collections.abc import Callable, Iterator
-from typing import Any
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors

@@ -108,7 +108,7 @@ def test_errors_are_cyber_dojos_exception_objects(
 
 
 def test_ready_answers_503_with_progress_while_not_ready(tmp_path: Path) -> None:
-    class Warming:
+    class Warming(app.AlwaysReady):
         pokes = 0
 
         def ready(self) -> tuple[bool, dict[str, Any]]:

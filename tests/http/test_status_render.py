@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from startpoints.core import served
@@ -40,9 +41,17 @@ def test_the_table_is_rendered_on_the_server(tmp_path: Path) -> None:
     assert body.count("/commit/") == 1 and f"<code>{SHA7}</code>" in body
 
 
-class Pulling:
-    def __init__(self, states: dict[str, dict[str, Any]], ready: bool = False) -> None:
-        self._states, self._ready = states, ready
+class Pulling(app.AlwaysReady):
+    def __init__(
+        self,
+        states: dict[str, dict[str, Any]],
+        ready: bool = False,
+        progress: dict[str, Any] | None = None,
+    ) -> None:
+        self._states, self._ready, self._progress = states, ready, progress or {}
+
+    def progress(self) -> dict[str, Any]:
+        return self._progress
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
         return self._ready, {}
@@ -90,3 +99,44 @@ def test_every_value_is_escaped() -> None:
     )
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     assert "/commit/" not in body  # a revision that is not a commit sha is not linked
+
+
+def test_bytes_done_of_all_and_time_left_are_shown_where_sizes_are_known(tmp_path: Path) -> None:
+    images = [JAVA["image_name"], CSHARP["image_name"]]
+    loaded = served.load(catalog(tmp_path, JAVA, CSHARP))
+    states = {
+        images[0]: {"state": "pulling", "size": 3 * 2**30, "fetched": 2**30},
+        images[1]: {"state": "present", "size": 2**29, "fetched": 2**29},
+    }
+    progress = {"bytes_done": 2**30 + 2**29, "bytes_total": 3 * 2**30 + 2**29, "sized": 2,
+                "eta_seconds": 150.0}  # fmt: skip
+    client = TestClient(app.build(loaded, sha=None, readiness=Pulling(states, False, progress)))
+    page = client.get("/").text
+    assert "; 1.5 GiB of 3.5 GiB, about 2 min left" in page
+    assert "pulling 1.0 GiB of 3.0 GiB" in page
+    assert client.get("/status").json()["bytes_done"] == 2**30 + 2**29
+    # not pre-pulling, or no sizes: no bytes said
+    assert "GiB of 3.5" not in status.render(loaded.start_points, states, False, {})
+    assert '<td class="state pulling">pulling 1.0 GiB' in page
+
+
+def test_metrics_carry_bytes_error_kinds_and_the_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NODE_NAME", "node-7")
+    images = [JAVA["image_name"], CSHARP["image_name"]]
+    states = {
+        images[0]: {"state": "failed", "error": "ghcr.io: unreachable (connection refused)"},
+        images[1]: {"state": "failed", "error": "toomanyrequests: You have reached your pull rate limit"},
+    }  # fmt: skip
+    progress = {"bytes_done": 10, "bytes_total": 30, "sized": 2, "eta_seconds": None}
+    loaded = served.load(catalog(tmp_path, JAVA, CSHARP))
+    client = TestClient(app.build(loaded, sha=None, readiness=Pulling(states, False, progress)))
+    text = client.get("/metrics").text
+    assert 'startpoints_images{node="node-7",state="failed"} 2.0' in text
+    assert 'startpoints_image_bytes{node="node-7",of="total"} 30.0' in text
+    assert 'startpoints_image_bytes{node="node-7",of="done"} 10.0' in text
+    # (prometheus-client writes labels in name order)
+    assert 'startpoints_pull_errors{kind="unreachable",node="node-7"} 1.0' in text
+    assert 'startpoints_pull_errors{kind="rate_limited",node="node-7"} 1.0' in text
+    assert 'startpoints_pull_errors{kind="not_found",node="node-7"} 0.0' in text

@@ -104,6 +104,23 @@ def add_pull_options(
     parser.add_argument(
         "--pull-jobs", type=int, default=4, help="images pulled at once (default 4)"
     )
+    parser.add_argument(
+        "--pull-first",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="a start point's name or a language image, pulled before the rest (repeatable; "
+        "the rest smallest first, by the catalog's sizes)",
+    )
+
+
+def pull_first(args: argparse.Namespace, catalog: Any) -> list[str]:
+    """--pull-first's names as language images: a start point's name names its image."""
+    images = []
+    for name in args.pull_first:
+        found = catalog.manifest(name)
+        images.append(str(found["image_name"]) if found and found.get("image_name") else name)
+    return images
 
 
 def open_catalog(args: Any) -> Any:

@@ -38,11 +38,13 @@ def run(args: argparse.Namespace) -> int:
         catalog.image_names,
         common.pull_backend(args),
         identity=catalog.identity,
+        sizes=catalog.image_sizes,
+        first=common.pull_first(args, catalog),
         jobs=args.pull_jobs,
         attempts=args.attempts,
         backoff=pull.Backoff(first=1.0, cap=10.0),
     )
-    with progress.sources(len(puller.images), f"pulling {len(puller.images)} images") as done:
+    with progress.pulling(puller) as done:
         puller.on_done = done
         ok = puller.run_once()
     states = puller.states()

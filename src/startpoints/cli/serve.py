@@ -62,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
             catalog.image_names,
             common.pull_backend(args),
             identity=catalog.identity,
+            sizes=catalog.image_sizes,
+            first=common.pull_first(args, catalog),
             marker=Path(args.marker),
             jobs=args.pull_jobs,
             recheck=args.recheck,

@@ -122,9 +122,14 @@ def _puller(image: str) -> dict[str, Any]:
     args += ["--pull-on", "start", "--recheck", "600", "--no-access-log"]
     # not Ready until every language image is on this node: the pod is Ready only warm
     mounts = [{"name": "cri-socket", "mountPath": CRI_SOCKET}]
-    return _server(
+    puller = _server(
         "puller", image, args, "pull-status", PULLER_PORT, ready_every=10, mounts=mounts, root=True
     )
+    # the node's name labels its /metrics gauges, so Prometheus shows which node lacks what
+    puller["env"] = [
+        {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
+    ]
+    return puller
 
 
 def _server(

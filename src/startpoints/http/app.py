@@ -47,6 +47,10 @@ class Readiness(Protocol):
         """Per language image: its pull state on this node (empty when not pulling)."""
         ...
 
+    def progress(self) -> dict[str, Any]:
+        """Bytes done and in all, and an ETA (empty when not pulling)."""
+        ...
+
 
 class AlwaysReady:
     def ready(self) -> tuple[bool, dict[str, Any]]:
@@ -56,6 +60,9 @@ class AlwaysReady:
         pass
 
     def states(self) -> dict[str, dict[str, Any]]:
+        return {}
+
+    def progress(self) -> dict[str, Any]:
         return {}
 
 
@@ -109,9 +116,7 @@ class _Api:
                 if alias not in self.one
             }
         )
-        self.metrics = Metrics(
-            lambda: {image: str(s.get("state")) for image, s in probe.states().items()}
-        )
+        self.metrics = Metrics(probe.states, probe.progress)
         self.handlers: dict[str, Handler] = {
             "ready": self.ready,
             "manifest": self.manifest,
@@ -165,12 +170,18 @@ class _Api:
 
     async def status(self, args: dict[str, Any]) -> Response:
         states = self.probe.states()
+        ready = self.probe.ready()[0]
         return _respond(
-            200, _json({"ready": self.probe.ready()[0], "pulling": bool(states), "images": states})
+            200,
+            _json(
+                {"ready": ready, "pulling": bool(states), **self.probe.progress(), "images": states}
+            ),
         )
 
     async def page(self, args: dict[str, Any]) -> Response:
-        page = status.render(self.start_points, self.probe.states(), self.probe.ready()[0])
+        page = status.render(
+            self.start_points, self.probe.states(), self.probe.ready()[0], self.probe.progress()
+        )
         return Response(page, 200, media_type="text/html; charset=utf-8")
 
     async def scrape(self, args: dict[str, Any]) -> Response:

@@ -1,8 +1,11 @@
 """Prometheus metrics (`GET /metrics`): requests by route and status, latency, and this
-node's language images by pull state, through prometheus-client."""
+node's pre-pull (images by state, bytes in all and done, the last error's kind), through
+prometheus-client. The pre-pull gauges carry a `node` label when NODE_NAME is set (`k8s`
+sets it from the downward API), so a dashboard shows which node lacks what."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -14,8 +17,13 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATES = ("present", "pulling", "checking", "waiting", "failed")
 
 
+States = Callable[[], Mapping[str, Mapping[str, Any]]]
+Progress = Callable[[], Mapping[str, Any]]
+ERROR_KINDS = ("unreachable", "not_found", "rate_limited", "other")
+
+
 class Metrics:
-    def __init__(self, image_states: Callable[[], Mapping[str, str]]) -> None:
+    def __init__(self, image_states: States, progress: Progress = dict) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "startpoints_requests", "HTTP requests", ["route", "status"], registry=self.registry
@@ -27,7 +35,7 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0),
             registry=self.registry,
         )
-        self.registry.register(_Images(image_states))
+        self.registry.register(_Images(image_states, progress, os.environ.get("NODE_NAME")))
         self._counters: dict[tuple[str, int], Any] = {}
         self._histograms: dict[str, Any] = {}
 
@@ -47,14 +55,52 @@ class Metrics:
 
 
 class _Images(Collector):
-    def __init__(self, image_states: Callable[[], Mapping[str, str]]) -> None:
+    def __init__(self, image_states: States, progress: Progress, node: str | None) -> None:
         self.image_states = image_states
+        self.progress = progress
+        self.node = [node] if node else []
+        self.labels = ["node"] if node else []
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
-        family = GaugeMetricFamily(
-            "startpoints_images", "language images on this node by pull state", labels=["state"]
+        states = self.image_states()
+        images = self._family(
+            "startpoints_images", "language images on this node by state", "state"
         )
-        states = list(self.image_states().values())
+        found = [str(s.get("state")) for s in states.values()]
         for state in STATES:
-            family.add_metric([state], states.count(state))
-        yield family
+            images.add_metric([*self.node, state], found.count(state))
+        yield images
+        progress = self.progress()
+        if "bytes_total" in progress:
+            sizes = self._family(
+                "startpoints_image_bytes",
+                "compressed bytes of this node's language images, where sizes are known",
+                "of",
+            )
+            sizes.add_metric([*self.node, "total"], progress["bytes_total"])
+            sizes.add_metric([*self.node, "done"], progress["bytes_done"])
+            yield sizes
+        last = self._family(
+            "startpoints_pull_errors",
+            "language images whose last pull failed on this node, by the kind of failure",
+            "kind",
+        )
+        kinds = [error_kind(str(s["error"])) for s in states.values() if s.get("error")]
+        for kind in ERROR_KINDS:
+            last.add_metric([*self.node, kind], kinds.count(kind))
+        yield last
+
+    def _family(self, name: str, documentation: str, label: str) -> GaugeMetricFamily:
+        return GaugeMetricFamily(name, documentation, labels=[*self.labels, label])
+
+
+def error_kind(message: str) -> str:
+    """The kind of a pull failure, from its message, as runtimes word them."""
+    lowered = message.lower()
+    if "toomanyrequests" in lowered or "rate limit" in lowered or " 429" in lowered:
+        return "rate_limited"
+    if "unreachable" in lowered or "connection refused" in lowered or "no such host" in lowered:
+        return "unreachable"
+    if "not found" in lowered or "manifest unknown" in lowered or "name unknown" in lowered:
+        return "not_found"
+    return "other"

@@ -62,15 +62,19 @@ setInterval(async () => {
 
 
 def render(
-    start_points: Sequence[Mapping[str, Any]], states: Mapping[str, Mapping[str, Any]], ready: bool
+    start_points: Sequence[Mapping[str, Any]],
+    states: Mapping[str, Mapping[str, Any]],
+    ready: bool,
+    progress: Mapping[str, Any] | None = None,
 ) -> str:
-    """The page for these start points (as /start_points lists them) and pull `states` (as
-    /status lists them; empty when this service does not pre-pull)."""
+    """The page for these start points (as /start_points lists them) and pull `states` and
+    `progress` (as /status lists them; empty when this service does not pre-pull)."""
     rows = "".join(_row(sp, states) for sp in start_points)
+    told = summary(start_points, states, ready) + _bytes(progress or {})
     return (
         _HEAD
         + '<div id="content">\n'
-        + f'<p id="summary">{escape(summary(start_points, states, ready))}</p>\n'
+        + f'<p id="summary">{escape(told)}</p>\n'
         + "<table>\n<thead><tr>"
         + '<th class="name">name</th><th class="image">language image</th>'
         + '<th class="state">on this node</th><th class="sp">start-point image</th>'
@@ -96,16 +100,28 @@ def summary(
     )
 
 
+def _bytes(progress: Mapping[str, Any]) -> str:
+    """ "; 1.2 GiB of 3.4 GiB, about 2 min left", where sizes are known."""
+    total, done = progress.get("bytes_total"), progress.get("bytes_done")
+    if not isinstance(total, int) or not isinstance(done, int) or total <= 0:
+        return ""
+    eta = progress.get("eta_seconds")
+    left = f", about {words.duration(eta)} left" if isinstance(eta, int | float) and eta > 0 else ""
+    return f"; {words.size(done)} of {words.size(total)}{left}"
+
+
 def _row(sp: Mapping[str, Any], states: Mapping[str, Mapping[str, Any]]) -> str:
     image = str(sp.get("image_name") or "")
     state = states.get(image) if states else None
     name = str(state["state"]) if state else "not pulled here"
+    css = name if state else "not-pulled"
+    if state and state.get("state") == "pulling" and isinstance(state.get("size"), int):
+        name += f" {words.size(int(state.get('fetched') or 0))} of {words.size(state['size'])}"
     error = (
         f'<div class="error">{escape(str(state["error"]))}</div>'
         if state and state.get("error")
         else ""
     )
-    css = name if state else "not-pulled"
     return (
         "<tr>"
         + f"<td>{escape(str(sp.get('name') or ''))}</td>"

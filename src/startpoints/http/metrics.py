@@ -70,16 +70,15 @@ class _Images(Collector):
         for state in STATES:
             images.add_metric([*self.node, state], found.count(state))
         yield images
-        progress = self.progress()
-        if "bytes_total" in progress:
-            sizes = self._family(
-                "startpoints_image_bytes",
-                "compressed bytes of this node's language images, where sizes are known",
-                "of",
-            )
-            sizes.add_metric([*self.node, "total"], progress["bytes_total"])
-            sizes.add_metric([*self.node, "done"], progress["bytes_done"])
-            yield sizes
+        progress = self.progress()  # empty when not pre-pulling: zeros, so every series stays
+        sizes = self._family(
+            "startpoints_image_bytes",
+            "compressed bytes of this node's language images, where sizes are known",
+            "of",
+        )
+        sizes.add_metric([*self.node, "total"], progress.get("bytes_total", 0))
+        sizes.add_metric([*self.node, "done"], progress.get("bytes_done", 0))
+        yield sizes
         last = self._family(
             "startpoints_pull_errors",
             "language images whose last pull failed on this node, by the kind of failure",

@@ -147,9 +147,11 @@ class FaultyProxy:
                     proxy.blob_bytes_uploaded += len(body)
                 status = proxy.fault(self.command, self.path)
                 if status is not None:
-                    payload = b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}'
+                    payload, extra = proxy.refusal(status)
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
+                    for key, value in extra.items():
+                        self.send_header(key, value)
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)
@@ -178,9 +180,39 @@ class FaultyProxy:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
+    def refusal(self, status: int) -> tuple[bytes, dict[str, str]]:
+        """The body and extra headers of an injected refusal."""
+        return b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}', {}
+
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class DockerHubLimits(FaultyProxy):
+    """A registry behind Docker Hub's pull limit: `allowed` manifest GETs (a "pull", as Docker
+    Hub counts them), then 429 with its TOOMANYREQUESTS error and ratelimit headers; HEADs are
+    free. `allowed` may be raised to let pulls through again; `manifest_gets` counts them all,
+    refused ones too."""
+
+    def __init__(self, upstream: str, allowed: int) -> None:
+        self.allowed = allowed
+        self.manifest_gets = 0
+        super().__init__(upstream, self._limit)
+
+    def _limit(self, method: str, path: str) -> int | None:
+        if method != "GET" or "/manifests/" not in path:
+            return None
+        self.manifest_gets += 1
+        return 429 if self.manifest_gets > self.allowed else None
+
+    def refusal(self, status: int) -> tuple[bytes, dict[str, str]]:
+        message = (
+            "You have reached your unauthenticated pull rate limit. "
+            "https://www.docker.com/increase-rate-limit"
+        )
+        body = f'{{"errors":[{{"code":"TOOMANYREQUESTS","message":"{message}"}}]}}'.encode()
+        return body, {"ratelimit-limit": "100;w=21600", "ratelimit-remaining": "0;w=21600"}
 
 
 class AuthRegistry(Registry):

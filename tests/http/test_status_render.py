@@ -140,3 +140,13 @@ def test_metrics_carry_bytes_error_kinds_and_the_node(
     assert 'startpoints_pull_errors{kind="unreachable",node="node-7"} 1.0' in text
     assert 'startpoints_pull_errors{kind="rate_limited",node="node-7"} 1.0' in text
     assert 'startpoints_pull_errors{kind="not_found",node="node-7"} 0.0' in text
+
+
+def test_a_rate_limit_is_said_on_the_page_status_and_metrics(tmp_path: Path) -> None:
+    held = {"rate_limited": {"docker.io": "2026-12-01T18:00:00Z"}}
+    states = {JAVA["image_name"]: {"state": "waiting", "error": "rate limited by docker.io"}}
+    loaded = served.load(catalog(tmp_path, JAVA))
+    client = TestClient(app.build(loaded, sha=None, readiness=Pulling(states, False, held)))
+    assert "; rate limited by docker.io until ~2026-12-01T18:00:00Z" in client.get("/").text
+    assert client.get("/status").json()["rate_limited"] == held["rate_limited"]
+    assert 'startpoints_rate_limited{registry="docker.io"} 1.0' in client.get("/metrics").text

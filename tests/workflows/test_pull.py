@@ -328,3 +328,94 @@ def test_the_cri_counts_an_image_whole_once_it_is_present(
     assert puller.progress()["bytes_done"] == 0
     assert puller.run_once()
     assert puller.progress()["bytes_done"] == size
+
+
+def trust(containerd: Containerd, host: str) -> None:
+    """containerd reads certs.d/HOST/hosts.toml at each pull: a plain-HTTP registry."""
+    hosts = containerd.workdir / "certs.d" / host
+    hosts.mkdir(parents=True, exist_ok=True)
+    (hosts / "hosts.toml").write_text(
+        f'server = "http://{host}"\n[host."http://{host}"]\n  capabilities = ["pull", "resolve"]\n'
+    )
+
+
+def test_a_rate_limited_registry_is_left_alone_as_a_whole_then_asked_again(
+    registry: Registry, containerd: Containerd, unique: str
+) -> None:
+    """Docker Hub's limit, played by a proxy: after one pull, 429 TOOMANYREQUESTS. The puller
+    holds the whole registry (no manifest GET reaches it while held, whatever image), says so
+    on /ready and /status, and pulls the rest once the hold ends."""
+    from tests.servers import DockerHubLimits
+
+    hub = DockerHubLimits(registry.host, allowed=1)
+    trust(containerd, hub.host)
+    try:
+        refs = [
+            parse(f"{hub.host}/{ref.repository}:{ref.tag}")
+            for ref in images(registry, unique, count=3)
+        ]
+        puller = pull.Puller(
+            [str(r) for r in refs],
+            pull.CriBackend(containerd.url, None),
+            identity="r",
+            jobs=1,
+            backoff=FAST,
+            rate_limit_wait=3,  # ±20%: long enough to look, short enough to wait out
+        )
+        puller.poke()
+        wait_until(lambda: "rate_limited" in puller.progress(), "the registry held")
+        ready, detail = puller.ready()
+        assert not ready and list(detail["rate_limited"]) == [hub.host]
+        held_at = hub.manifest_gets
+        told = [s["error"] for s in puller.states().values() if s["state"] == "waiting"]
+        assert any(f"rate limited by {hub.host} until ~" in (e or "") for e in told)
+        # while held, nothing more is asked of it: poll the puller, not the clock
+        for _ in range(20):
+            assert puller.progress().get("rate_limited")
+        assert hub.manifest_gets == held_at
+
+        hub.allowed = 100
+        wait_until(lambda: puller.ready()[0], "every image present after the hold", deadline=30)
+        assert all(str(r) in containerd.ctr_images() for r in refs)
+    finally:
+        puller.stop()
+        hub.close()
+
+
+def test_a_one_shot_pull_reports_the_rate_limit_and_does_not_wait(
+    registry: Registry, containerd: Containerd, unique: str
+) -> None:
+    from tests.servers import DockerHubLimits
+
+    hub = DockerHubLimits(registry.host, allowed=0)
+    trust(containerd, hub.host)
+    try:
+        refs = [
+            parse(f"{hub.host}/{ref.repository}:{ref.tag}")
+            for ref in images(registry, unique, count=3)
+        ]
+        cri = pull.CriBackend(containerd.url, None)
+        asked: list[int] = []
+
+        class Counting:
+            def present(self, image: str) -> bool:
+                return cri.present(image)
+
+            def pull(self, image: str, progress: pull.Progress) -> None:
+                try:
+                    cri.pull(image, progress)
+                finally:
+                    asked.append(hub.manifest_gets)
+
+        puller = pull.Puller(
+            [str(r) for r in refs], Counting(), identity="o", jobs=1, attempts=3, backoff=FAST
+        )
+        assert not puller.run_once()
+        errors = [s["error"] for s in puller.states().values() if s["state"] == "failed"]
+        assert len(errors) == 3
+        assert "429" in errors[0] or "toomanyrequests" in errors[0].lower()
+        assert all(f"rate limited by {hub.host} until ~" in e for e in errors[1:])
+        # one PullImage (containerd retries a 429 inside it, its own doing), and nothing after
+        assert len(asked) == 1 and hub.manifest_gets == asked[0]
+    finally:
+        hub.close()

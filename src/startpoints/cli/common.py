@@ -113,6 +113,15 @@ def add_pull_options(
         "the rest smallest first, by the catalog's sizes)",
     )
 
+    parser.add_argument(
+        "--rate-limit-wait",
+        metavar="S",
+        type=float,
+        default=900.0,
+        help="seconds a registry that answers 'too many requests' is left alone, all its "
+        "images, ±20%% (default 900)",
+    )
+
 
 def pull_first(args: argparse.Namespace, catalog: Any) -> list[str]:
     """--pull-first's names as language images: a start point's name names its image."""

@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
         identity=catalog.identity,
         sizes=catalog.image_sizes,
         first=common.pull_first(args, catalog),
+        rate_limit_wait=args.rate_limit_wait,
         jobs=args.pull_jobs,
         attempts=args.attempts,
         backoff=pull.Backoff(first=1.0, cap=10.0),

@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
             identity=catalog.identity,
             sizes=catalog.image_sizes,
             first=common.pull_first(args, catalog),
+            rate_limit_wait=args.rate_limit_wait,
             marker=Path(args.marker),
             jobs=args.pull_jobs,
             recheck=args.recheck,

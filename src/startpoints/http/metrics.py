@@ -13,13 +13,14 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from startpoints.core import failure
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATES = ("present", "pulling", "checking", "waiting", "failed")
 
 
 States = Callable[[], Mapping[str, Mapping[str, Any]]]
 Progress = Callable[[], Mapping[str, Any]]
-ERROR_KINDS = ("unreachable", "not_found", "rate_limited", "other")
 
 
 class Metrics:
@@ -79,27 +80,23 @@ class _Images(Collector):
         sizes.add_metric([*self.node, "total"], progress.get("bytes_total", 0))
         sizes.add_metric([*self.node, "done"], progress.get("bytes_done", 0))
         yield sizes
+        held = self._family(
+            "startpoints_rate_limited",
+            "1 for each registry that rate-limits this node's pulls, until its hold ends",
+            "registry",
+        )
+        for registry in progress.get("rate_limited", {}):
+            held.add_metric([*self.node, registry], 1)
+        yield held
         last = self._family(
             "startpoints_pull_errors",
             "language images whose last pull failed on this node, by the kind of failure",
             "kind",
         )
-        kinds = [error_kind(str(s["error"])) for s in states.values() if s.get("error")]
-        for kind in ERROR_KINDS:
+        kinds = [failure.kind(str(s["error"])) for s in states.values() if s.get("error")]
+        for kind in failure.KINDS:
             last.add_metric([*self.node, kind], kinds.count(kind))
         yield last
 
     def _family(self, name: str, documentation: str, label: str) -> GaugeMetricFamily:
         return GaugeMetricFamily(name, documentation, labels=[*self.labels, label])
-
-
-def error_kind(message: str) -> str:
-    """The kind of a pull failure, from its message, as runtimes word them."""
-    lowered = message.lower()
-    if "toomanyrequests" in lowered or "rate limit" in lowered or " 429" in lowered:
-        return "rate_limited"
-    if "unreachable" in lowered or "connection refused" in lowered or "no such host" in lowered:
-        return "unreachable"
-    if "not found" in lowered or "manifest unknown" in lowered or "name unknown" in lowered:
-        return "not_found"
-    return "other"

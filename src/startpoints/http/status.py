@@ -71,6 +71,8 @@ def render(
     `progress` (as /status lists them; empty when this service does not pre-pull)."""
     rows = "".join(_row(sp, states) for sp in start_points)
     told = summary(start_points, states, ready) + _bytes(progress or {})
+    for registry, until in (progress or {}).get("rate_limited", {}).items():
+        told += f"; rate limited by {registry} until ~{until}"
     return (
         _HEAD
         + '<div id="content">\n'

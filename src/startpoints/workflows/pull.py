@@ -4,6 +4,9 @@
 Images are pulled smallest first (sizes from the catalog), so the most start points become
 usable soonest; a priority list goes before. Progress is kept in bytes: the Docker Engine
 API's stream gives each layer's bytes as they arrive, the CRI only each image's completion.
+A registry that answers "too many requests" is left alone as a whole, not per image, for a
+long window with jitter: Docker Hub counts each manifest GET, and every retry would spend
+the quota of every node behind the same address.
 `ready()` only reads state, so it answers at once whatever the pull is doing. Images
 already present are skipped without registry traffic; a failed pull is retried with
 capped exponential backoff until it succeeds, so a registry outage heals without a
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import tempfile
 import threading
 import time
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from startpoints.core import failure
 from startpoints.errors import NotFound, StartpointsError
 
 log = logging.getLogger("startpoints.pull")
@@ -89,11 +94,14 @@ class Puller:
         sleep: Callable[[float], None] | None = None,
         sizes: Mapping[str, int] | None = None,
         first: Sequence[str] = (),
+        rate_limit_wait: float = 900.0,
     ) -> None:
         """`attempts`: per image per run (None: until it succeeds, as a server wants).
         `sizes`: compressed bytes per image (the catalog's); `first`: images to pull before
-        the rest."""
+        the rest. `rate_limit_wait`: how long a rate-limited registry is left alone (±20%)."""
         self.sizes = dict(sizes or {})
+        self.rate_limit_wait = rate_limit_wait
+        self._held: dict[str, float] = {}  # registry → time.time() it may be asked again
         self.images = order(images, self.sizes, first)
         self.backend = backend
         self.identity = identity
@@ -126,14 +134,22 @@ class Puller:
                 "done": done,
                 "total": len(self.images),
                 **self._bytes(),
+                **self._limits(),
                 "images": {image: s.state for image, s in self._states.items()},
                 "last_error": self._last_error,
             }
 
     def progress(self) -> dict[str, Any]:
-        """Bytes done and to do over every image, and an ETA from this run's rate."""
+        """Bytes done and to do over every image, an ETA from this run's rate, and the
+        registries that rate-limit this node and until when."""
         with self._lock:
-            return self._bytes()
+            return {**self._bytes(), **self._limits()}
+
+    def _limits(self) -> dict[str, Any]:
+        """Under the lock: {"rate_limited": {registry: "until ~T"}} while any is held."""
+        now = time.time()
+        held = {r: _when(until) for r, until in sorted(self._held.items()) if until > now}
+        return {"rate_limited": held} if held else {}
 
     def _bytes(self) -> dict[str, Any]:
         """Under the lock. Totals count only images whose size is known; `sized` says how
@@ -198,7 +214,10 @@ class Puller:
 
     def _ensure(self, image: str) -> bool:
         attempt = 0
+        registry = _registry(image)
         while not self._stop.is_set() and (self.attempts is None or attempt < self.attempts):
+            if not self._wait_for(registry, image):
+                break  # a one-shot pull does not wait out a rate limit: it says so
             attempt += 1
             started = time.monotonic()
             try:
@@ -223,6 +242,11 @@ class Puller:
                     self._last_error = message
                 if isinstance(error, NotFound) and self.attempts is not None:
                     break  # an answer, not a failure to get one: a one-shot pull stops here
+                if failure.kind(message) == "rate_limited":
+                    self._hold(registry)
+                    if self.attempts is not None:
+                        break  # one-shot: the runtime's answer stands, the hold spares the rest
+                    continue  # the registry's hold, not this image's backoff, decides
                 if self.attempts is None or attempt < self.attempts:
                     delay = self.backoff.delay(attempt)
                     log.warning(
@@ -234,6 +258,33 @@ class Puller:
                     )
                     self._sleep(delay)
         self.on_done(image, self._states[image].error)
+        return False
+
+    def _hold(self, registry: str) -> None:
+        """Leave `registry` alone for the window, with jitter so nodes do not return at once."""
+        until = time.time() + self.rate_limit_wait * random.uniform(0.8, 1.2)
+        with self._lock:
+            self._held[registry] = max(self._held.get(registry, 0.0), until)
+        log.warning("rate limited by %s: no pull from it until ~%s", registry, _when(until))
+
+    def _wait_for(self, registry: str, image: str) -> bool:
+        """Wait while `registry` is held (False at once for a one-shot pull, which fails
+        the image naming the hold). No request reaches a held registry."""
+        while not self._stop.is_set():
+            with self._lock:
+                until = self._held.get(registry, 0.0)
+            left = until - time.time()
+            if left <= 0:
+                return True
+            message = f"{image}: rate limited by {registry} until ~{_when(until)}"
+            self._set(
+                image, state="failed" if self.attempts is not None else "waiting", error=message
+            )
+            with self._lock:
+                self._last_error = message
+            if self.attempts is not None:
+                return False
+            self._sleep(left)
         return False
 
     def _fetched(self, image: str, fetched: int) -> None:
@@ -271,6 +322,20 @@ class Puller:
         with os.fdopen(fd, "w") as out:
             json.dump(self._key(), out)
         os.replace(tmp, self.marker)
+
+
+def _registry(image: str) -> str:
+    from startpoints.core.reference import parse
+    from startpoints.errors import BadReference
+
+    try:
+        return parse(image).domain
+    except BadReference:
+        return image.split("/", 1)[0]
+
+
+def _when(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def _on_daemon_threads(work: Callable[[str], bool], items: Sequence[str], jobs: int) -> list[bool]:

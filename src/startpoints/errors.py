@@ -44,3 +44,7 @@ class GitError(StartpointsError):
 
 class UnsafeContent(StartpointsError):
     """A tree or archive holds something that must not be packed or unpacked (links leaving it, devices)."""
+
+
+class InUse(StoreError):
+    """An image a container uses: a runtime refused to remove it."""

@@ -133,7 +133,12 @@ def test_status_page_status_json_and_metrics(client: TestClient) -> None:
     assert (
         "<table>" in page.text and "http" not in page.text.split("<script>")[0].lower()
     )  # no external assets
-    assert client.get("/status").json() == {"ready": True, "pulling": False, "images": {}}
+    assert client.get("/status").json() == {
+        "ready": True,
+        "pulling": False,
+        "images": {},
+        "superseded": {},
+    }
     client.get("/names")
     client.get("/nope")
     metrics = client.get("/metrics")

@@ -49,6 +49,10 @@ class Pulling(app.AlwaysReady):
         progress: dict[str, Any] | None = None,
     ) -> None:
         self._states, self._ready, self._progress = states, ready, progress or {}
+        self._superseded: dict[str, Any] = {}
+
+    def superseded(self) -> dict[str, Any]:
+        return self._superseded
 
     def progress(self) -> dict[str, Any]:
         return self._progress
@@ -150,3 +154,19 @@ def test_a_rate_limit_is_said_on_the_page_status_and_metrics(tmp_path: Path) -> 
     assert "; rate limited by docker.io until ~2026-12-01T18:00:00Z" in client.get("/").text
     assert client.get("/status").json()["rate_limited"] == held["rate_limited"]
     assert 'startpoints_rate_limited{registry="docker.io"} 1.0' in client.get("/metrics").text
+
+
+def test_superseded_images_are_listed_with_the_bytes_they_free(tmp_path: Path) -> None:
+    probe = Pulling({JAVA["image_name"]: {"state": "present"}}, True)
+    probe._superseded = {
+        "images": [
+            {"image": "ghcr.io/cdl/java_junit:0000000", "bytes": 3 * 2**30, "state": "would remove"},
+            {"image": "ghcr.io/cdl/java_junit:1111111", "bytes": 2**30, "state": "in use"},
+        ],
+        "bytes": 3 * 2**30,
+    }  # fmt: skip
+    client = TestClient(app.build(served.load(catalog(tmp_path, JAVA)), sha=None, readiness=probe))
+    page = client.get("/").text
+    assert "Superseded on this node: 2 images, 3.0 GiB to free" in page
+    assert "<code>ghcr.io/cdl/java_junit:1111111</code> 1.0 GiB \u2014 in use" in page
+    assert client.get("/status").json()["superseded"]["bytes"] == 3 * 2**30

@@ -419,3 +419,60 @@ def test_a_one_shot_pull_reports_the_rate_limit_and_does_not_wait(
         assert len(asked) == 1 and hub.manifest_gets == asked[0]
     finally:
         hub.close()
+
+
+def test_superseded_images_are_listed_then_evicted_but_never_one_in_use_or_outside(
+    registry: Registry, podman: Podman, unique: str
+) -> None:
+    """On podman's engine: yesterday's tags of the catalog's repository go; one a container
+    uses stays, as does a tag sharing its image with today's, and another repository's."""
+    repo = f"{registry.host}/lang{unique}/python_pytest"
+    other = f"{registry.host}/lang{unique}/elsewhere:old"
+    for tag, content in [("new", "today"), ("alias", "today"), ("old1", "monday"),
+                         ("old2", "tuesday")]:  # fmt: skip
+        push_language_image(Stores(), parse(f"{repo}:{tag}"), content=content)
+    push_language_image(Stores(), parse(other), content="another language")
+    backend = pull.EngineBackend(podman.url, None)
+    for name in (f"{repo}:old1", f"{repo}:old2", f"{repo}:alias", other):
+        backend.pull(name, lambda _fetched: None)
+    engine = docker.DockerClient(base_url=podman.url)
+    container = engine.containers.create(f"{repo}:old2", command=["x"])
+    try:
+        listing = pull.Puller([f"{repo}:new"], backend, identity="e", attempts=1)
+        assert listing.run_once()
+        superseded = listing.superseded()
+        assert [(e["image"], e["state"]) for e in superseded["images"]] == [
+            (f"{repo}:old1", "would remove"),
+            (f"{repo}:old2", "in use"),
+        ]
+        assert superseded["bytes"] == superseded["images"][0]["bytes"] > 0
+        assert backend.present(f"{repo}:old1")  # listed only
+
+        evicting = pull.Puller([f"{repo}:new"], backend, identity="e", attempts=1, evict=True)
+        assert evicting.run_once()
+        assert [e["state"] for e in evicting.superseded()["images"]] == ["removed", "in use"]
+        assert not backend.present(f"{repo}:old1")
+        for kept in (f"{repo}:old2", f"{repo}:alias", f"{repo}:new", other):
+            assert backend.present(kept), kept
+    finally:
+        container.remove()
+
+
+def test_superseded_images_are_evicted_through_the_cri(
+    registry: Registry, containerd: Containerd, unique: str
+) -> None:
+    repo = f"{registry.host}/lang{unique}/java_junit"
+    for tag in ("new", "old"):
+        push_language_image(Stores(), parse(f"{repo}:{tag}"), content=f"java {tag}")
+    backend = pull.CriBackend(containerd.url, None)
+    backend.pull(f"{repo}:old", lambda _fetched: None)
+    listing = pull.Puller([f"{repo}:new"], backend, identity="c", attempts=1)
+    assert listing.run_once()
+    assert [(e["image"], e["state"]) for e in listing.superseded()["images"]] == [
+        (f"{repo}:old", "would remove")
+    ]
+    evicting = pull.Puller([f"{repo}:new"], backend, identity="c", attempts=1, evict=True)
+    assert evicting.run_once()
+    assert evicting.superseded()["images"][0]["state"] == "removed"
+    assert f"{repo}:old" not in containerd.ctr_images()
+    assert f"{repo}:new" in containerd.ctr_images()

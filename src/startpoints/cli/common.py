@@ -122,6 +122,14 @@ def add_pull_options(
         "images, ±20%% (default 900)",
     )
 
+    parser.add_argument(
+        "--evict-superseded",
+        action="store_true",
+        help="once every image is present, remove this node's images of the catalog's "
+        "language repositories under tags the catalog no longer names (never one in use); "
+        "without it they are only listed, on /status and the status page",
+    )
+
 
 def pull_first(args: argparse.Namespace, catalog: Any) -> list[str]:
     """--pull-first's names as language images: a start point's name names its image."""

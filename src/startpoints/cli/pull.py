@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         sizes=catalog.image_sizes,
         first=common.pull_first(args, catalog),
         rate_limit_wait=args.rate_limit_wait,
+        evict=args.evict_superseded,
         jobs=args.pull_jobs,
         attempts=args.attempts,
         backoff=pull.Backoff(first=1.0, cap=10.0),

@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             sizes=catalog.image_sizes,
             first=common.pull_first(args, catalog),
             rate_limit_wait=args.rate_limit_wait,
+            evict=args.evict_superseded,
             marker=Path(args.marker),
             jobs=args.pull_jobs,
             recheck=args.recheck,

@@ -51,6 +51,11 @@ class Readiness(Protocol):
         """Bytes done and in all, and an ETA (empty when not pulling)."""
         ...
 
+    def superseded(self) -> dict[str, Any]:
+        """Superseded images on this node and the bytes removing them frees (empty when not
+        pulling)."""
+        ...
+
 
 class AlwaysReady:
     def ready(self) -> tuple[bool, dict[str, Any]]:
@@ -63,6 +68,9 @@ class AlwaysReady:
         return {}
 
     def progress(self) -> dict[str, Any]:
+        return {}
+
+    def superseded(self) -> dict[str, Any]:
         return {}
 
 
@@ -174,13 +182,23 @@ class _Api:
         return _respond(
             200,
             _json(
-                {"ready": ready, "pulling": bool(states), **self.probe.progress(), "images": states}
+                {
+                    "ready": ready,
+                    "pulling": bool(states),
+                    **self.probe.progress(),
+                    "images": states,
+                    "superseded": self.probe.superseded(),
+                }
             ),
         )
 
     async def page(self, args: dict[str, Any]) -> Response:
         page = status.render(
-            self.start_points, self.probe.states(), self.probe.ready()[0], self.probe.progress()
+            self.start_points,
+            self.probe.states(),
+            self.probe.ready()[0],
+            self.probe.progress(),
+            self.probe.superseded(),
         )
         return Response(page, 200, media_type="text/html; charset=utf-8")
 

@@ -66,6 +66,7 @@ def render(
     states: Mapping[str, Mapping[str, Any]],
     ready: bool,
     progress: Mapping[str, Any] | None = None,
+    superseded: Mapping[str, Any] | None = None,
 ) -> str:
     """The page for these start points (as /start_points lists them) and pull `states` and
     `progress` (as /status lists them; empty when this service does not pre-pull)."""
@@ -81,7 +82,9 @@ def render(
         + '<th class="name">name</th><th class="image">language image</th>'
         + '<th class="state">on this node</th><th class="sp">start-point image</th>'
         + '<th class="rev">revision</th><th class="source">source</th>'
-        + f"</tr></thead>\n<tbody>\n{rows}</tbody>\n</table>\n</div>\n"
+        + f"</tr></thead>\n<tbody>\n{rows}</tbody>\n</table>\n"
+        + _superseded(superseded or {})
+        + "</div>\n"
         + _TAIL
     )
 
@@ -110,6 +113,21 @@ def _bytes(progress: Mapping[str, Any]) -> str:
     eta = progress.get("eta_seconds")
     left = f", about {words.duration(eta)} left" if isinstance(eta, int | float) and eta > 0 else ""
     return f"; {words.size(done)} of {words.size(total)}{left}"
+
+
+def _superseded(superseded: Mapping[str, Any]) -> str:
+    """The catalog's repositories' images under tags it no longer names, on this node."""
+    images = superseded.get("images") or []
+    if not images:
+        return ""
+    items = "".join(
+        f"<li><code>{escape(str(e.get('image')))}</code> {escape(words.size(int(e.get('bytes') or 0)))}"
+        f" \u2014 {escape(str(e.get('state')))}</li>\n"
+        for e in images
+    )
+    total = words.size(int(superseded.get("bytes") or 0))
+    head = f"Superseded on this node: {words.count(len(images), 'image')}, {total} to free"
+    return f'<p id="superseded">{escape(head)}</p>\n<ul>\n{items}</ul>\n'
 
 
 def _row(sp: Mapping[str, Any], states: Mapping[str, Mapping[str, Any]]) -> str:

@@ -17,6 +17,7 @@ class Cri:
         self._timeout = timeout
         self._channel = grpc.insecure_channel(endpoint)
         self._images = rpc.ImageServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        self._runtime = rpc.RuntimeServiceStub(self._channel)  # type: ignore[no-untyped-call]
 
     def present(self, image: str) -> bool:
         try:
@@ -53,6 +54,33 @@ class Cri:
         except grpc.RpcError as error:
             raise StoreError(f"{self.endpoint}: ListImages: {_why(error)}") from None
         return sorted(tag for image in listed.images for tag in image.repo_tags)
+
+    def listed(self) -> list[tuple[str, list[str], int]]:
+        """Every image: (id, tags, size on the node)."""
+        try:
+            listed = self._images.ListImages(api.ListImagesRequest(), timeout=30)
+        except grpc.RpcError as error:
+            raise StoreError(f"{self.endpoint}: ListImages: {_why(error)}") from None
+        return [(image.id, list(image.repo_tags), int(image.size)) for image in listed.images]
+
+    def in_use(self) -> set[str]:
+        """What containers use, every way the CRI names it (image id, digested ref, spec)."""
+        try:
+            listed = self._runtime.ListContainers(api.ListContainersRequest(), timeout=30)
+        except grpc.RpcError as error:
+            raise StoreError(f"{self.endpoint}: ListContainers: {_why(error)}") from None
+        used = set()
+        for container in listed.containers:
+            used.update({container.image_id, container.image_ref, container.image.image})
+        return used - {""}
+
+    def remove(self, image: str) -> None:
+        try:
+            self._images.RemoveImage(
+                api.RemoveImageRequest(image=api.ImageSpec(image=image)), timeout=60
+            )
+        except grpc.RpcError as error:
+            raise StoreError(f"{self.endpoint}: RemoveImage {image}: {_why(error)}") from None
 
     def close(self) -> None:
         self._channel.close()

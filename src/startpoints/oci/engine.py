@@ -20,7 +20,7 @@ import docker
 import docker.errors
 import requests
 
-from startpoints.errors import NotFound, StoreError
+from startpoints.errors import InUse, NotFound, StoreError
 from startpoints.oci.descriptor import Descriptor
 from startpoints.oci.image import Image
 
@@ -68,6 +68,29 @@ class Engine:
                 return str(self._client.images.get(name).id)
         except NotFound:
             return None
+
+    def listed(self) -> list[tuple[str, list[str], int]]:
+        """Every image: (id, tags, size on the node)."""
+        with self._errors("listing images"):
+            return [
+                (str(i.id), list(i.tags), int(i.attrs.get("Size") or 0))
+                for i in self._client.images.list()
+            ]
+
+    def in_use(self) -> set[str]:
+        """The ids of the images containers use, stopped ones too."""
+        with self._errors("listing containers"):
+            return {str(c.attrs.get("Image", "")) for c in self._client.containers.list(all=True)}
+
+    def remove(self, tag: str) -> None:
+        """Untag `tag` (its image goes with its last tag). Never forced: an image a container
+        uses is refused by the engine (409), as InUse."""
+        try:
+            self._client.images.remove(tag, force=False)
+        except docker.errors.APIError as error:
+            if error.status_code == 409:
+                raise InUse(f"{self.url}: {tag}: in use: {error.explanation or error}") from None
+            raise StoreError(f"{self.url}: removing {tag}: {error.explanation or error}") from None
 
     def build(self, context: Path, tag: str, dockerfile: str = "Dockerfile") -> str:
         with self._errors(f"building {tag} from {context}"):

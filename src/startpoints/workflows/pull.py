@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from startpoints.core import failure
 from startpoints.errors import NotFound, StartpointsError
+from startpoints.workflows.evict import Local
 
 log = logging.getLogger("startpoints.pull")
 
@@ -42,6 +43,14 @@ class Backend(Protocol):
     """Where images are pulled to: a Docker Engine API, or a node's CRI ImageService."""
 
     def present(self, image: str) -> bool: ...
+
+    def local(self) -> list[Local]:
+        """Every image on the node, with whether a container uses it."""
+        ...
+
+    def remove(self, image: Local) -> None:
+        """Remove it; InUse when a container uses it."""
+        ...
 
     def pull(self, image: str, progress: Progress) -> None:
         """Pull `image`, calling `progress` as its bytes arrive where the runtime says."""
@@ -95,10 +104,15 @@ class Puller:
         sizes: Mapping[str, int] | None = None,
         first: Sequence[str] = (),
         rate_limit_wait: float = 900.0,
+        evict: bool = False,
     ) -> None:
         """`attempts`: per image per run (None: until it succeeds, as a server wants).
         `sizes`: compressed bytes per image (the catalog's); `first`: images to pull before
-        the rest. `rate_limit_wait`: how long a rate-limited registry is left alone (±20%)."""
+        the rest. `rate_limit_wait`: how long a rate-limited registry is left alone (±20%).
+        `evict`: remove superseded images once every image is present (workflows/evict.py);
+        without it they are only listed."""
+        self.evict = evict
+        self._superseded: list[dict[str, Any]] = []
         self.sizes = dict(sizes or {})
         self.rate_limit_wait = rate_limit_wait
         self._held: dict[str, float] = {}  # registry → time.time() it may be asked again
@@ -144,6 +158,15 @@ class Puller:
         registries that rate-limit this node and until when."""
         with self._lock:
             return {**self._bytes(), **self._limits()}
+
+    def superseded(self) -> dict[str, Any]:
+        """What this node holds of the catalog's repositories under tags it no longer names:
+        each with its bytes and what became of it; `bytes`, what removing them frees (or
+        freed). Listed once every image is present."""
+        with self._lock:
+            images = [dict(entry) for entry in self._superseded]
+        freeing = sum(e["bytes"] for e in images if e["state"] in ("would remove", "removed"))
+        return {"images": images, "bytes": freeing}
 
     def _limits(self) -> dict[str, Any]:
         """Under the lock: {"rate_limited": {registry: "until ~T"}} while any is held."""
@@ -199,8 +222,37 @@ class Puller:
             self._write_marker()
             with self._lock:
                 self._warm = True
+            self._review_superseded()
             return True
         return False
+
+    def _review_superseded(self) -> None:
+        """List (and with `evict`, remove) the superseded images; never one in use."""
+        from startpoints.errors import InUse
+        from startpoints.workflows import evict
+
+        try:
+            found = evict.superseded(self.images, self.backend.local())
+        except Exception as error:  # noqa: BLE001 - a listing failure never fails the pull
+            log.warning("superseded images not listed: %s", error)
+            return
+        entries = []
+        for image in found:
+            state = "in use" if image.in_use else "removed" if self.evict else "would remove"
+            if state == "removed":
+                try:
+                    self.backend.remove(image)
+                except InUse:
+                    state = "in use"
+                except StartpointsError as error:
+                    state = f"not removed: {error}"
+                else:
+                    log.warning(
+                        "removed superseded %s (%d bytes)", ", ".join(image.tags), image.size
+                    )
+            entries.append({"image": ", ".join(image.tags), "bytes": image.size, "state": state})
+        with self._lock:
+            self._superseded = entries
 
     def _run(self) -> None:
         try:
@@ -377,6 +429,14 @@ class EngineBackend:
     def present(self, image: str) -> bool:
         return self.engine.image_id(image) is not None
 
+    def local(self) -> list[Local]:
+        used = self.engine.in_use()
+        return [Local(i, tuple(tags), size, i in used) for i, tags, size in self.engine.listed()]
+
+    def remove(self, image: Local) -> None:
+        for tag in image.tags:  # the engine untags; the image goes with its last tag
+            self.engine.remove(tag)
+
     def pull(self, image: str, progress: Progress) -> None:
         found = _credentials(image, self.docker_config)
         auth = {"username": found[0], "password": found[1]} if found else None
@@ -394,6 +454,21 @@ class CriBackend:
 
     def present(self, image: str) -> bool:
         return self.cri.present(image)
+
+    def local(self) -> list[Local]:
+        used = self.cri.in_use()
+        return [
+            Local(i, tuple(tags), size, i in used or bool(used.intersection(tags)))
+            for i, tags, size in self.cri.listed()
+        ]
+
+    def remove(self, image: Local) -> None:
+        # the CRI's containers are not checked by RemoveImage: asked again, just before
+        if image.id in self.cri.in_use() or set(image.tags) & self.cri.in_use():
+            from startpoints.errors import InUse
+
+            raise InUse(f"{image.id}: in use")
+        self.cri.remove(image.id)
 
     def pull(self, image: str, progress: Progress) -> None:
         # the CRI's PullImage is one call that answers when done: no bytes on the way

@@ -49,6 +49,11 @@ class ImageServiceStub:
                 request_serializer=cri__image__service__pb2.PullImageRequest.SerializeToString,
                 response_deserializer=cri__image__service__pb2.PullImageResponse.FromString,
                 _registered_method=True)
+        self.RemoveImage = channel.unary_unary(
+                '/runtime.v1.ImageService/RemoveImage',
+                request_serializer=cri__image__service__pb2.RemoveImageRequest.SerializeToString,
+                response_deserializer=cri__image__service__pb2.RemoveImageResponse.FromString,
+                _registered_method=True)
 
 
 class ImageServiceServicer:
@@ -72,6 +77,12 @@ class ImageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RemoveImage(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ImageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -89,6 +100,11 @@ def add_ImageServiceServicer_to_server(servicer, server):
                     servicer.PullImage,
                     request_deserializer=cri__image__service__pb2.PullImageRequest.FromString,
                     response_serializer=cri__image__service__pb2.PullImageResponse.SerializeToString,
+            ),
+            'RemoveImage': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveImage,
+                    request_deserializer=cri__image__service__pb2.RemoveImageRequest.FromString,
+                    response_serializer=cri__image__service__pb2.RemoveImageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -172,6 +188,105 @@ class ImageService:
             '/runtime.v1.ImageService/PullImage',
             cri__image__service__pb2.PullImageRequest.SerializeToString,
             cri__image__service__pb2.PullImageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runtime.v1.ImageService/RemoveImage',
+            cri__image__service__pb2.RemoveImageRequest.SerializeToString,
+            cri__image__service__pb2.RemoveImageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class RuntimeServiceStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListContainers = channel.unary_unary(
+                '/runtime.v1.RuntimeService/ListContainers',
+                request_serializer=cri__image__service__pb2.ListContainersRequest.SerializeToString,
+                response_deserializer=cri__image__service__pb2.ListContainersResponse.FromString,
+                _registered_method=True)
+
+
+class RuntimeServiceServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def ListContainers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_RuntimeServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListContainers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListContainers,
+                    request_deserializer=cri__image__service__pb2.ListContainersRequest.FromString,
+                    response_serializer=cri__image__service__pb2.ListContainersResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'runtime.v1.RuntimeService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('runtime.v1.RuntimeService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class RuntimeService:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def ListContainers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runtime.v1.RuntimeService/ListContainers',
+            cri__image__service__pb2.ListContainersRequest.SerializeToString,
+            cri__image__service__pb2.ListContainersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,7 +3,9 @@ real registry whose access log counts every blob fetched."""
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -269,7 +271,9 @@ def test_the_pull_order_is_the_priority_list_then_smallest_first_unknown_sizes_l
     assert pull.order(["b", "a"], {}) == ["a", "b"]
 
 
-def big_image(registry: Registry, unique: str, size: int) -> tuple[Reference, int]:
+def big_image(
+    registry: Registry, unique: str, size: int, name: str = "big"
+) -> tuple[Reference, int]:
     """An image with one layer of `size` incompressible bytes; returns it and its fetch size."""
     import json
     import os
@@ -277,7 +281,7 @@ def big_image(registry: Registry, unique: str, size: int) -> tuple[Reference, in
 
     from startpoints.oci import image, layer, write
 
-    ref = parse(f"{registry.host}/lang{unique}/big:ci")
+    ref = parse(f"{registry.host}/lang{unique}/{name}:ci")
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "blob.bin").write_bytes(os.urandom(size))
         packed = layer.from_dir(Path(tmp), "opt/language")
@@ -476,3 +480,48 @@ def test_superseded_images_are_evicted_through_the_cri(
     assert evicting.superseded()["images"][0]["state"] == "removed"
     assert f"{repo}:old" not in containerd.ctr_images()
     assert f"{repo}:new" in containerd.ctr_images()
+
+
+@pytest.fixture
+def small_image_fs() -> Iterator[Path]:
+    """A 64 MiB tmpfs: the runtime's image filesystem, small enough to fill."""
+    import subprocess
+    import tempfile
+
+    where = Path(tempfile.mkdtemp(prefix="spfs", dir="/tmp"))  # short: podman's runroot
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(where)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        where.rmdir()
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], check=False)
+    where.rmdir()
+
+
+def test_only_what_fits_below_the_gc_threshold_is_pulled_and_the_rest_is_named(
+    registry: Registry, unique: str, small_image_fs: Path
+) -> None:
+    from startpoints.workflows.disk import Budget
+
+    engine = Podman(small_image_fs / "p", insecure_registries=(registry.host,)).start()
+    try:
+        made = [big_image(registry, unique, 10 * 1024 * 1024, name=f"lang{i}") for i in range(3)]
+        sizes = {str(ref): size for ref, size in made}
+        budget = Budget(small_image_fs, high=85, expansion=2.0)  # ~20 MiB each; room ~53 MiB
+        puller = pull.Puller(
+            list(sizes), pull.EngineBackend(engine.url, None), identity="d", attempts=1,
+            sizes=sizes, budget=budget,
+        )  # fmt: skip
+        assert not puller.run_once()
+        states = puller.states()
+        assert sorted(s["state"] for s in states.values()) == ["no room", "present", "present"]
+        (over,) = [s["error"] for s in states.values() if s["state"] == "no room"]
+        assert "does not fit: 20.0 MiB needed" in over and f"below 85% of {small_image_fs}" in over
+        ready, detail = puller.ready()
+        assert not ready and "does not fit" in detail["last_error"]
+        stat = os.statvfs(small_image_fs)
+        assert (stat.f_blocks - stat.f_bfree) / stat.f_blocks < 0.85  # the disk was not filled
+    finally:
+        engine.stop()

@@ -130,6 +130,39 @@ def add_pull_options(
         "without it they are only listed, on /status and the status page",
     )
 
+    parser.add_argument(
+        "--image-fs",
+        metavar="PATH",
+        type=Path,
+        help="the runtime's image filesystem (mounted read-only): pull only what fits below "
+        "--disk-high, report the rest (default: not checked)",
+    )
+    parser.add_argument(
+        "--disk-high",
+        metavar="PERCENT",
+        type=float,
+        default=85.0,
+        help="kubelet's image GC high threshold, percent used (default 85)",
+    )
+    parser.add_argument(
+        "--expansion",
+        type=float,
+        default=3.0,
+        help="disk bytes per compressed byte: blobs kept plus layers unpacked (default 3.0)",
+    )
+
+
+def budget(args: argparse.Namespace) -> Any:
+    """The disk budget --image-fs asks for, or None."""
+    if args.image_fs is None:
+        return None
+    from startpoints.errors import StartpointsError
+    from startpoints.workflows.disk import Budget
+
+    if not args.image_fs.is_dir():
+        raise StartpointsError(f"--image-fs {args.image_fs}: no such folder")
+    return Budget(args.image_fs, high=args.disk_high, expansion=args.expansion)
+
 
 def pull_first(args: argparse.Namespace, catalog: Any) -> list[str]:
     """--pull-first's names as language images: a start point's name names its image."""

@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             first=common.pull_first(args, catalog),
             rate_limit_wait=args.rate_limit_wait,
             evict=args.evict_superseded,
+            budget=common.budget(args),
             marker=Path(args.marker),
             jobs=args.pull_jobs,
             recheck=args.recheck,

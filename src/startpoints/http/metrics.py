@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 from startpoints.core import failure
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-STATES = ("present", "pulling", "checking", "waiting", "failed")
+STATES = ("present", "pulling", "checking", "waiting", "failed", "no room")
 
 
 States = Callable[[], Mapping[str, Mapping[str, Any]]]

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from startpoints.core import failure
 from startpoints.errors import NotFound, StartpointsError
+from startpoints.workflows.disk import Budget
 from startpoints.workflows.evict import Local
 
 log = logging.getLogger("startpoints.pull")
@@ -68,7 +69,7 @@ class Backoff:
 
 @dataclass
 class ImageState:
-    state: str = "waiting"  # waiting | checking | pulling | present | failed
+    state: str = "waiting"  # waiting | checking | pulling | present | failed | no room
     attempts: int = 0
     error: str | None = None
     seconds: float | None = None
@@ -105,13 +106,16 @@ class Puller:
         first: Sequence[str] = (),
         rate_limit_wait: float = 900.0,
         evict: bool = False,
+        budget: Budget | None = None,
     ) -> None:
         """`attempts`: per image per run (None: until it succeeds, as a server wants).
         `sizes`: compressed bytes per image (the catalog's); `first`: images to pull before
         the rest. `rate_limit_wait`: how long a rate-limited registry is left alone (±20%).
         `evict`: remove superseded images once every image is present (workflows/evict.py);
-        without it they are only listed."""
+        without it they are only listed. `budget`: pull only what fits below the image
+        filesystem's GC threshold (workflows/disk.py); the rest is reported, not pulled."""
         self.evict = evict
+        self.budget = budget
         self._superseded: list[dict[str, Any]] = []
         self.sizes = dict(sizes or {})
         self.rate_limit_wait = rate_limit_wait
@@ -217,14 +221,45 @@ class Puller:
         self.marker_matched = self._marker_matches()
         with self._lock:
             self._run_started, self._run_fetched = time.monotonic(), 0
-        results = _on_daemon_threads(self._ensure, self.images, self.jobs)
-        if all(results):
+        over = self._over_budget() if self.budget else []
+        todo = [image for image in self.images if image not in over]
+        results = _on_daemon_threads(self._ensure, todo, self.jobs)
+        if all(results) and not over:
             self._write_marker()
             with self._lock:
                 self._warm = True
             self._review_superseded()
             return True
         return False
+
+    def _over_budget(self) -> list[str]:
+        """The missing images that do not fit below the threshold, each marked so (with
+        `evict`, superseded images are removed first to make room)."""
+        assert self.budget is not None
+        missing = [image for image in self.images if not self._present(image)]
+        fits, over, needed, room = self.budget.split(missing, self.sizes)
+        if over and self.evict:
+            self._review_superseded()
+            fits, over, needed, room = self.budget.split(missing, self.sizes)
+        if over:
+            from startpoints.core.words import count, size
+
+            why = (
+                f"does not fit: {size(needed)} needed, {size(room)} free below "
+                f"{self.budget.high:g}% of {self.budget.path}"
+            )
+            for image in over:
+                self._set(image, state="no room", error=f"{image}: {why}")
+            with self._lock:
+                self._last_error = f"{count(len(over), 'image')} {why}"
+            log.warning("%s %s", count(len(over), "image"), why)
+        return over
+
+    def _present(self, image: str) -> bool:
+        try:
+            return self.backend.present(image)
+        except StartpointsError:
+            return False  # asked again, and reported, when it is pulled
 
     def _review_superseded(self) -> None:
         """List (and with `evict`, remove) the superseded images; never one in use."""

@@ -64,7 +64,10 @@ def test_socket_mode_keeps_the_socket_out_of_the_web_facing_container() -> None:
     api, puller = containers(objects)["api"], containers(objects)["puller"]
     assert "--pull" in api["args"] and api["args"][api["args"].index("--pull") + 1] == "none"
     assert [m["name"] for m in api["volumeMounts"]] == ["tmp"]
-    assert {m["name"] for m in puller["volumeMounts"]} == {"tmp", "cri-socket"}
+    assert {m["name"] for m in puller["volumeMounts"]} == {"tmp", "cri-socket", "image-fs"}
+    (image_fs,) = [m for m in puller["volumeMounts"] if m["name"] == "image-fs"]
+    assert image_fs["readOnly"] is True
+    assert puller["args"][puller["args"].index("--image-fs") + 1] == image_fs["mountPath"]
     assert puller["args"][puller["args"].index("--pull") + 1] == "cri"
     assert puller["readinessProbe"]["httpGet"]["path"] == "/ready"
     assert (

@@ -22,6 +22,7 @@ from startpoints.core.catalog import PORTS
 
 CATALOG = "/startpoints/catalog"
 CRI_SOCKET = "/run/containerd/containerd.sock"
+IMAGE_FS = "/var/lib/containerd"  # containerd's root: where its images land, for the budget
 PULLER_PORT = 4624  # the puller container's own readiness; not in the Service
 USER = 10001
 
@@ -51,6 +52,9 @@ def render(
         pod["containers"].append(_puller(image))
         pod["volumes"].append(
             {"name": "cri-socket", "hostPath": {"path": CRI_SOCKET, "type": "Socket"}}
+        )
+        pod["volumes"].append(
+            {"name": "image-fs", "hostPath": {"path": IMAGE_FS, "type": "Directory"}}
         )
     else:
         pod["initContainers"] = [
@@ -120,8 +124,13 @@ def _puller(image: str) -> dict[str, Any]:
         f"unix://{CRI_SOCKET}",
     ]
     args += ["--pull-on", "start", "--recheck", "600", "--no-access-log"]
+    # pull only what fits below kubelet's image-GC threshold (workflows/disk.py)
+    args += ["--image-fs", IMAGE_FS]
     # not Ready until every language image is on this node: the pod is Ready only warm
-    mounts = [{"name": "cri-socket", "mountPath": CRI_SOCKET}]
+    mounts = [
+        {"name": "cri-socket", "mountPath": CRI_SOCKET},
+        {"name": "image-fs", "mountPath": IMAGE_FS, "readOnly": True},
+    ]
     puller = _server(
         "puller", image, args, "pull-status", PULLER_PORT, ready_every=10, mounts=mounts, root=True
     )

@@ -127,7 +127,7 @@ def _puller(image: str) -> dict[str, Any]:
     # pull only what fits below kubelet's image-GC threshold (workflows/disk.py)
     args += ["--image-fs", IMAGE_FS]
     # not Ready until every language image is on this node: the pod is Ready only warm
-    mounts = [
+    mounts: list[dict[str, Any]] = [
         {"name": "cri-socket", "mountPath": CRI_SOCKET},
         {"name": "image-fs", "mountPath": IMAGE_FS, "readOnly": True},
     ]
@@ -149,7 +149,7 @@ def _server(
     port: int,
     *,
     ready_every: int,
-    mounts: list[dict[str, str]],
+    mounts: list[dict[str, Any]],
     root: bool,
 ) -> dict[str, Any]:
     """A container running `startpoints serve`: probes on its own port, hardened, bounded."""

@@ -51,6 +51,7 @@ bench: $(TESTING)
 	$(BIN)/python bench/assemble.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/prepull.py
+	$(BIN)/python bench/prepull_mix.py
 	$(BIN)/python bench/hostile.py
 	$(BIN)/python bench/demo.py
 

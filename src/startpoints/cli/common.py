@@ -102,7 +102,7 @@ def add_pull_options(
         help="unix:///...sock or tcp://...; default: $DOCKER_HOST / containerd's socket",
     )
     parser.add_argument(
-        "--pull-jobs", type=int, default=4, help="images pulled at once (default 4)"
+        "--pull-jobs", type=int, default=8, help="images pulled at once (default 8)"
     )
     parser.add_argument(
         "--pull-first",

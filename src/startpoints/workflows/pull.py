@@ -97,7 +97,7 @@ class Puller:
         *,
         identity: str,
         marker: Path | None = None,
-        jobs: int = 4,
+        jobs: int = 8,
         backoff: Backoff | None = None,
         recheck: float | None = None,
         attempts: int | None = None,

@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -113,6 +114,22 @@ def all_at_once(backend: pull.Backend, sizes: dict[str, int]) -> Callable[..., N
     return run
 
 
+def _containerd(work: Path, registry: Registry) -> tuple[Containerd, pull.Backend]:
+    node = Containerd(work, plain_http_registries=(registry.host,)).start()
+    return node, pull.CriBackend(node.url, None)
+
+
+def _podman(work: Path, registry: Registry) -> tuple[Podman, pull.Backend]:
+    engine = Podman(work, insecure_registries=(registry.host,)).start()
+    return engine, pull.EngineBackend(engine.url, None)
+
+
+RUNTIMES: dict[str, Callable[[Path, Registry], tuple[Any, pull.Backend]]] = {
+    "containerd CRI": _containerd,
+    "podman Engine API": _podman,
+}
+
+
 def main() -> None:
     global JOBS
     scale = int(sys.argv[1]) if len(sys.argv) > 1 else SCALE
@@ -124,38 +141,20 @@ def main() -> None:
         sizes = make_images(registry, work, scale)
         for run in range(RUNS):
             for label in ("smallest first", "alphabetical", "all at once (runtime)"):
-                node = Containerd(
-                    work / f"c{run}{label[0]}", plain_http_registries=(registry.host,)
-                )
-                node.start()
-                try:
-                    backend = pull.CriBackend(node.url, None)
-                    how = (
-                        all_at_once(backend, sizes)
-                        if label.startswith("all")
-                        else ours(backend, sizes, label == "alphabetical")
+                for runtime in RUNTIMES:
+                    node, backend = RUNTIMES[runtime](
+                        work / f"{runtime[0]}{run}{label[0]}", registry
                     )
-                    results.setdefault(f"containerd CRI, {label}", []).append(
-                        timed(how, len(sizes))
-                    )
-                finally:
-                    node.stop()
-                    shutil.rmtree(node.workdir, ignore_errors=True)
-                engine = Podman(work / f"p{run}{label[0]}", insecure_registries=(registry.host,))
-                engine.start()
-                try:
-                    backend = pull.EngineBackend(engine.url, None)
-                    how = (
-                        all_at_once(backend, sizes)
-                        if label.startswith("all")
-                        else ours(backend, sizes, label == "alphabetical")
-                    )
-                    results.setdefault(f"podman Engine API, {label}", []).append(
-                        timed(how, len(sizes))
-                    )
-                finally:
-                    engine.stop()
-                    shutil.rmtree(engine.workdir, ignore_errors=True)
+                    try:
+                        how = (
+                            all_at_once(backend, sizes)
+                            if label.startswith("all")
+                            else ours(backend, sizes, label == "alphabetical")
+                        )
+                        results.setdefault(f"{runtime}, {label}", []).append(timed(how, len(sizes)))
+                    finally:
+                        node.stop()
+                        shutil.rmtree(node.workdir, ignore_errors=True)
     finally:
         registry.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -170,7 +169,7 @@ def main() -> None:
     }
     for label, (half, whole) in median.items():
         print(f"  {label:45} half present {half:6.2f} s   all present {whole:6.2f} s")
-    for runtime in ("containerd CRI", "podman Engine API"):
+    for runtime in RUNTIMES:
         best = median[f"{runtime}, all at once (runtime)"]
         small = median[f"{runtime}, smallest first"]
         alpha = median[f"{runtime}, alphabetical"]

@@ -343,6 +343,11 @@ def trust(containerd: Containerd, host: str) -> None:
     )
 
 
+def behind(host: str, refs: list[Reference]) -> list[Reference]:
+    """The same images, named through the proxy at `host`."""
+    return [parse(f"{host}/{ref.repository}:{ref.tag}") for ref in refs]
+
+
 def test_a_rate_limited_registry_is_left_alone_as_a_whole_then_asked_again(
     registry: Registry, containerd: Containerd, unique: str
 ) -> None:
@@ -354,10 +359,7 @@ def test_a_rate_limited_registry_is_left_alone_as_a_whole_then_asked_again(
     hub = DockerHubLimits(registry.host, allowed=1)
     trust(containerd, hub.host)
     try:
-        refs = [
-            parse(f"{hub.host}/{ref.repository}:{ref.tag}")
-            for ref in images(registry, unique, count=3)
-        ]
+        refs = behind(hub.host, images(registry, unique, count=3))
         puller = pull.Puller(
             [str(r) for r in refs],
             pull.CriBackend(containerd.url, None),
@@ -394,10 +396,7 @@ def test_a_one_shot_pull_reports_the_rate_limit_and_does_not_wait(
     hub = DockerHubLimits(registry.host, allowed=0)
     trust(containerd, hub.host)
     try:
-        refs = [
-            parse(f"{hub.host}/{ref.repository}:{ref.tag}")
-            for ref in images(registry, unique, count=3)
-        ]
+        refs = behind(hub.host, images(registry, unique, count=3))
         cri = pull.CriBackend(containerd.url, None)
         asked: list[int] = []
 

@@ -7,6 +7,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -499,20 +500,26 @@ def small_image_fs() -> Iterator[Path]:
     where.rmdir()
 
 
+@pytest.mark.parametrize("runtime", ["podman", "containerd"])
 def test_only_what_fits_below_the_gc_threshold_is_pulled_and_the_rest_is_named(
-    registry: Registry, unique: str, small_image_fs: Path
+    registry: Registry, unique: str, small_image_fs: Path, runtime: str
 ) -> None:
+    """The runtime's own storage on a 64 MiB tmpfs: two images of three fit below 85%."""
     from startpoints.workflows.disk import Budget
 
-    engine = Podman(small_image_fs / "p", insecure_registries=(registry.host,)).start()
+    if runtime == "podman":
+        engine: Any = Podman(small_image_fs / "p", insecure_registries=(registry.host,)).start()
+        backend: pull.Backend = pull.EngineBackend(engine.url, None)
+    else:
+        engine = Containerd(small_image_fs / "c", plain_http_registries=(registry.host,)).start()
+        backend = pull.CriBackend(engine.url, None)
     try:
         made = [big_image(registry, unique, 10 * 1024 * 1024, name=f"lang{i}") for i in range(3)]
         sizes = {str(ref): size for ref, size in made}
         budget = Budget(small_image_fs, high=85, expansion=2.0)  # ~20 MiB each; room ~53 MiB
         puller = pull.Puller(
-            list(sizes), pull.EngineBackend(engine.url, None), identity="d", attempts=1,
-            sizes=sizes, budget=budget,
-        )  # fmt: skip
+            list(sizes), backend, identity="d", attempts=1, sizes=sizes, budget=budget
+        )
         assert not puller.run_once()
         states = puller.states()
         assert sorted(s["state"] for s in states.values()) == ["no room", "present", "present"]

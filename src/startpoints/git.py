@@ -123,14 +123,28 @@ def fetch(url: str, sha7: str, repo: Path) -> Commit:
 def fetch_default_branch(url: str, repo: Path) -> Commit:
     """The tip of `url`'s master branch, else its main branch, as cyber-dojo's create script
     picks it: a shallow partial clone into a new repo at `repo`."""
+    _clone_default_branch(url, repo, "--filter=blob:none", "--depth", "1")
+    return resolve(repo, "HEAD")
+
+
+def default_branch_history(url: str, repo: Path) -> list[str]:
+    """The commits of `url`'s master, else main, branch, newest first along its first
+    parents: a treeless clone into a new repo at `repo`, so only commits travel."""
+    _clone_default_branch(url, repo, "--filter=tree:0", "--single-branch")
+    listed = _git(repo, "rev-list", "--first-parent", "HEAD", doing=f"listing {repo}")
+    return listed.split()
+
+
+def _clone_default_branch(url: str, repo: Path, *options: str) -> None:
+    """A bare clone of `url`'s master branch, else its main branch, as cyber-dojo picks it."""
     shown = strip_credentials(url)
     for branch in ("master", "main"):
-        clone = ["clone", "-q", "--bare", "--filter=blob:none", "--depth", "1", "--branch", branch]
+        clone = ["clone", "-q", "--bare", *options, "--branch", branch]
         try:
             _git(repo.parent, *clone, "--", url, str(repo), doing=f"cloning {shown}", shown=shown)
         except GitError:
             continue
-        return resolve(repo, "HEAD")
+        return
     raise GitError(f"{shown}: cannot be cloned: not a git repository, or no master or main branch")
 
 

@@ -62,7 +62,17 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from startpoints.cli import assemble, create, inspect, k8s, lint, publish, pull, serve
+    from startpoints.cli import (
+        assemble,
+        create,
+        inspect,
+        k8s,
+        lint,
+        publish,
+        pull,
+        serve,
+        update,
+    )
 
     parser = argparse.ArgumentParser(
         prog="startpoints",
@@ -78,5 +88,6 @@ def _parser() -> argparse.ArgumentParser:
     pull.add(verbs)
     k8s.add(verbs)
     inspect.add(verbs)
+    update.add(verbs)
 
     return parser

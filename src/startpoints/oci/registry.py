@@ -43,6 +43,7 @@ from startpoints.oci import mediatypes
 from startpoints.oci.descriptor import Descriptor, sha256
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_NEXT = re.compile(r'<([^>]+)>;\s*rel="?next"?')
 _TIMEOUT = (10, 120)  # seconds to connect, then between bytes
 _ERROR_BODY = 64 * 1024  # what an error answer may say; the rest is not read
 
@@ -125,6 +126,28 @@ class RegistryStore:
         if ref.digest and descriptor.digest != ref.digest:
             raise StoreError(f"{ref}: registry sent a manifest with digest {descriptor.digest}")
         return data, descriptor
+
+    def tags(self, ref: Reference) -> list[str]:
+        """Every tag of `ref`'s repository (the tags/list API, following its Link pages). A
+        tag list is not a pull: Docker Hub counts manifest GETs only."""
+        found: list[str] = []
+        path = "tags/list?n=1000"
+        for _ in range(1000):  # pages; a registry that links forever is cut off
+            response = self._request(ref, "GET", path, max_body=self.limits.manifest_bytes)
+            if response.status_code == 404:
+                return found
+            self._check(response, ref, "listing tags of")
+            try:
+                value = strictjson.loads_bounded(response.content, self.limits.json_depth)
+            except ValueError as error:
+                raise StoreError(f"{ref.name}: {self.host} sent a bad tag list: {error}") from None
+            listed = value.get("tags") if isinstance(value, dict) else None
+            found += [t for t in listed or [] if isinstance(t, str)]
+            link = _NEXT.search(response.headers.get("Link", ""))
+            if not link:
+                return found
+            path = link.group(1).split(f"/v2/{ref.api_repository}/", 1)[-1]
+        raise StoreError(f"{ref.name}: {self.host} pages its tag list without end")
 
     def fetch_blob(self, ref: Reference, descriptor: Descriptor) -> bytes:
         # One byte more than the descriptor says, so verify names a wrong size; never more.

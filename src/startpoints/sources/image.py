@@ -27,6 +27,13 @@ class ImageSource:
 
     def fetch(self, into: Path, stores: Stores, say: Say) -> Provenance:
         store = stores.for_ref(self.ref)
+        if self.ref.tag and self.ref.digest:  # pinned, as `startpoints update` writes it
+            tagged = store.resolve(self.ref.with_tag(self.ref.tag))
+            if tagged is None or tagged.digest != self.ref.digest:
+                now = tagged.digest if tagged else "nothing"
+                raise StartpointsError(
+                    f"{self.text}: the tag {self.ref.tag} now names {now}, not the pinned digest"
+                )
         # Unpacked straight into the index folder: it sits in a staging folder that is
         # thrown away whole if anything fails.
         limits = stores.limits

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from startpoints.cli import common
-from startpoints.errors import StartpointsError
 
 
 def add(verbs: Any) -> None:
@@ -69,14 +68,7 @@ def add(verbs: Any) -> None:
 
 
 def read_sources(args: argparse.Namespace) -> list[str]:
-    texts = list(args.sources)
-    if args.from_file:
-        try:
-            lines = args.from_file.read_text().splitlines()
-        except OSError as error:
-            raise StartpointsError(f"--from {args.from_file}: {error.strerror}") from None
-        texts += [s for s in (line.split("#", 1)[0].strip() for line in lines) if s]
-    return texts
+    return list(args.sources) + (common.list_sources(args.from_file) if args.from_file else [])
 
 
 def run(args: argparse.Namespace) -> int:

@@ -164,6 +164,17 @@ def budget(args: argparse.Namespace) -> Any:
     return Budget(args.image_fs, high=args.disk_high, expansion=args.expansion)
 
 
+def list_sources(path: Path) -> list[str]:
+    """A list's sources: one per line, `#` comments and blank lines skipped."""
+    from startpoints.errors import StartpointsError
+
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as error:
+        raise StartpointsError(f"{path}: {error.strerror}") from None
+    return [s for s in (line.split("#", 1)[0].strip() for line in lines) if s]
+
+
 def pull_first(args: argparse.Namespace, catalog: Any) -> list[str]:
     """--pull-first's names as language images: a start point's name names its image."""
     images = []

@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     from startpoints.cli import (
         assemble,
         create,
+        diff,
         inspect,
         k8s,
         lint,
@@ -89,5 +90,6 @@ def _parser() -> argparse.ArgumentParser:
     k8s.add(verbs)
     inspect.add(verbs)
     update.add(verbs)
+    diff.add(verbs)
 
     return parser

@@ -4,6 +4,7 @@ point of each language repo, against a real registry and a real git daemon."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from startpoints.errors import InvalidStartPoint, StartpointsError
 from startpoints.oci.stores import Stores
 from startpoints.workflows import assemble, publish, update
 from tests.conftest import EXAMPLES, RepoFactory, git
-from tests.servers import GitDaemon
+from tests.servers import GitDaemon, Registry
 
 
 def commit(repo: Path, text: str) -> None:
@@ -129,3 +130,35 @@ def test_an_image_with_no_published_commit_on_the_default_branch_is_an_error(
     git(repo, "push", "-qf", str(daemon.base / "python-pytest.git"), "fresh:main")
     with pytest.raises(StartpointsError, match="is published as a tag"):
         update.update(f"{images[0]}\n", stores)
+
+
+def test_a_catalog_image_is_rebuilt_byte_for_byte_from_the_sources_it_records(
+    published: tuple[Path, list[Reference], str], registry: Registry, tmp_path: Path
+) -> None:
+    """`assemble --from CATALOG_IMAGE` takes the pinned sources (and kind) its catalog.json
+    records: the same image, the same digest."""
+    _repo, images, _url = published
+    folder = tmp_path / "bash-bats"
+    shutil.copytree(EXAMPLES / "bash-bats", folder)
+    listed = tmp_path / "list.txt"
+    listed.write_text(f"{images[1].with_tag(images[1].tag or '')}\n{folder}\n")
+    first, again = (f"{registry.host}/cdl/catalog:{t}" for t in ("one", "again"))
+
+    def assemble_cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "startpoints", "assemble", *args],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip().splitlines()[-1]
+
+    built = assemble_cli("--from", str(listed), "--kind", "custom", "--tag", first)
+    rebuilt = assemble_cli("--from", first, "--tag", again, "--output", str(tmp_path / "out"))
+    assert built.split("@")[1] == rebuilt.split("@")[1]
+    index = json.loads((tmp_path / "out" / "catalog.json").read_text())
+    assert index["kind"] == "custom"
+    tagged = str(images[1].with_tag(images[1].tag or ""))
+    assert index["sources"] == [  # each as given; the image with the digest it was at
+        {"source": tagged, "digest": images[1].digest},
+        {"source": str(folder), "digest": None},
+    ]

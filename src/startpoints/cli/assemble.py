@@ -28,9 +28,9 @@ def add(verbs: Any) -> None:
     parser.add_argument(
         "--from",
         dest="from_file",
-        type=Path,
-        metavar="FILE",
-        help="one source per line, # comments",
+        metavar="FILE|CATALOG",
+        help="a list, one source per line, # comments; or a catalog (folder or image): the "
+        "pinned sources, kind and base it was built from, so it is rebuilt byte for byte",
     )
     parser.add_argument(
         "--output", type=Path, metavar="DIR", help="write the catalog folder (replaced whole)"
@@ -67,8 +67,21 @@ def add(verbs: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def read_sources(args: argparse.Namespace) -> list[str]:
-    return list(args.sources) + (common.list_sources(args.from_file) if args.from_file else [])
+def read_sources(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
+    """The sources named, then those of --from: a list file, or a catalog (folder or image),
+    whose catalog.json records the sources it was built from and their digests (the pins)."""
+    given = list(args.sources)
+    if not args.from_file:
+        return given, {}
+    if Path(args.from_file).is_file():
+        return given + common.list_sources(Path(args.from_file)), {}
+    from startpoints.workflows import serve
+
+    built = serve.built_from(args.from_file, common.stores(args))
+    args.kind = built["kind"]
+    if args.base is None and built.get("base"):
+        args.base = built["base"]
+    return given + [str(s) for s in built["sources"]], dict(built["pins"])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,9 +89,10 @@ def run(args: argparse.Namespace) -> int:
     from startpoints.core import reference
     from startpoints.workflows import assemble
 
-    texts = read_sources(args)
+    texts, pins = read_sources(args)
     request = assemble.Request(
         sources=texts,
+        pins=pins,
         kind=args.kind,
         output=args.output,
         tag=reference.parse(args.tag) if args.tag else None,

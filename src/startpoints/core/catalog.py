@@ -75,6 +75,7 @@ def index_json(
     own, so the same sources give the same bytes."""
     return {
         "kind": kind,
+        "sources": pinned_sources(provenance),
         "start_points": [
             {
                 "manifest": e.file,
@@ -85,3 +86,15 @@ def index_json(
             for e, p in zip(entries, provenance, strict=True)
         ],
     }
+
+
+def pinned_sources(provenance: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sources the catalog was built from, in order: each as given, and a start-point
+    image's digest too (a `sha7@url` is pinned as given; a folder's content is not pinned).
+    `assemble --from` a catalog rebuilds it from these, byte for byte."""
+    pinned: dict[int, dict[str, Any]] = {}
+    for record in provenance:
+        index = int(record.get("index") or 0)
+        digest = record.get("start_point_digest") if record.get("source_kind") == "image" else None
+        pinned.setdefault(index, {"source": record.get("source"), "digest": digest})
+    return [pinned[index] for index in sorted(pinned)]

@@ -7,6 +7,7 @@ every start point and the catalog as a whole are checked; only then is anything 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -52,6 +53,7 @@ class Request:
     # a folder is read as `git clone` reads it (its committed master, else main), as
     # cyber-dojo's create script does, not as the work tree
     folders_as_git: bool = False
+    pins: Mapping[str, str] = field(default_factory=dict)  # image source → digest (parse_sources)
 
 
 @dataclass
@@ -79,7 +81,9 @@ def assemble(
     done: Callable[[str, str | None], None] = lambda _s, _e: None,
 ) -> Result:
     """`done(source, error)` is called as each source finishes, for progress."""
-    parsed = parse_sources(request.sources, folders_as_git=request.folders_as_git)
+    parsed = parse_sources(
+        request.sources, folders_as_git=request.folders_as_git, pins=request.pins
+    )
     staging_parent = request.output.parent if request.output else None
     if staging_parent:
         staging_parent.mkdir(parents=True, exist_ok=True)
@@ -112,8 +116,12 @@ def assemble(
     return result
 
 
-def parse_sources(texts: Sequence[str], *, folders_as_git: bool = False) -> list[Source]:
-    """Each text as a source; every bad or repeated one named at once, before any I/O."""
+def parse_sources(
+    texts: Sequence[str], *, folders_as_git: bool = False, pins: Mapping[str, str] | None = None
+) -> list[Source]:
+    """Each text as a source; every bad or repeated one named at once, before any I/O.
+    `pins`: a start-point image source's text → the digest it must be fetched at (a rebuild
+    from a catalog), its text kept as given, so the catalog records what it did before."""
     if not texts:
         raise StartpointsError("no sources given")
     seen: set[str] = set()
@@ -124,7 +132,10 @@ def parse_sources(texts: Sequence[str], *, folders_as_git: bool = False) -> list
             problems.append(Problem(text, "is given more than once"))
         seen.add(text)
         try:
-            parsed.append(sources.parse(text, folders_as_git=folders_as_git))
+            source = sources.parse(text, folders_as_git=folders_as_git)
+            if pins and text in pins and isinstance(getattr(source, "ref", None), Reference):
+                source = dataclasses.replace(source, ref=source.ref.with_digest(pins[text]))  # type: ignore[type-var, attr-defined]
+            parsed.append(source)
         except StartpointsError as error:
             problems.append(Problem(text, str(error).removeprefix(f"{text}: ")))
     if problems:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from startpoints.core import catalog, served
+from startpoints.core import catalog, served, strictjson
 from startpoints.core.reference import parse
 from startpoints.core.served import Served
 from startpoints.errors import BadReference, StartpointsError
@@ -19,8 +20,35 @@ PORTS = catalog.PORTS
 def open_catalog(text: str, stores: Stores, workdir: Path | None = None) -> Served:
     """`text` is a catalog folder or a catalog image reference; an image is unpacked under
     `workdir` (default: a new temporary folder), once."""
+    return served.load(catalog_folder(text, stores, workdir))
+
+
+def built_from(text: str, stores: Stores) -> dict[str, Any]:
+    """What the catalog `text` (folder or image) was built from: its kind, its pinned
+    sources (catalog.json) and, for an image, the base it is on (its base.name annotation)."""
+    with tempfile.TemporaryDirectory(prefix="startpoints-from-") as work:
+        index = strictjson.loads_bounded(
+            (catalog_folder(text, stores, Path(work)) / "catalog.json").read_text()
+        )
+    if not isinstance(index, dict) or not isinstance(index.get("sources"), list):
+        raise StartpointsError(f"{text}: its catalog.json records no sources (made before 0.2)")
+    base = None
+    if not Path(text).is_dir():
+        ref = parse(text)
+        manifest, _ = read.image_manifest(stores.for_ref(ref), ref, stores.limits)
+        annotations = manifest.get("annotations")
+        if isinstance(annotations, dict):
+            base = annotations.get("org.opencontainers.image.base.name")
+    records = [s for s in index["sources"] if isinstance(s, dict) and s.get("source")]
+    sources = [str(s["source"]) for s in records]
+    pins = {str(s["source"]): str(s["digest"]) for s in records if s.get("digest")}
+    return {"kind": str(index.get("kind")), "sources": sources, "pins": pins, "base": base}
+
+
+def catalog_folder(text: str, stores: Stores, workdir: Path | None = None) -> Path:
+    """The catalog folder `text` names, or that an image holds, unpacked under `workdir`."""
     if Path(text).is_dir():
-        return served.load(Path(text))
+        return Path(text)
     if Path(text).exists():
         raise StartpointsError(f"{text}: not a folder")
     if text.startswith(("/", ".", "~")):
@@ -37,7 +65,7 @@ def open_catalog(text: str, stores: Stores, workdir: Path | None = None) -> Serv
     folder = root / CATALOG_PATH
     if not folder.is_dir():
         raise StartpointsError(f"{text}: the image holds no /{CATALOG_PATH}/ catalog")
-    return served.load(folder)
+    return folder
 
 
 def entrypoint(text: str, stores: Stores) -> list[str]:

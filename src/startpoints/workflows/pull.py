@@ -116,7 +116,7 @@ class Puller:
         filesystem's GC threshold (workflows/disk.py); the rest is reported, not pulled."""
         self.evict = evict
         self.budget = budget
-        self._superseded: list[dict[str, Any]] = []
+        self._superseded: list[dict[str, Any]] | None = None  # None: not reviewed yet
         self.sizes = dict(sizes or {})
         self.rate_limit_wait = rate_limit_wait
         self._held: dict[str, float] = {}  # registry → time.time() it may be asked again
@@ -166,8 +166,10 @@ class Puller:
     def superseded(self) -> dict[str, Any]:
         """What this node holds of the catalog's repositories under tags it no longer names:
         each with its bytes and what became of it; `bytes`, what removing them frees (or
-        freed). Listed once every image is present."""
+        freed). Listed once every image is present: empty until then."""
         with self._lock:
+            if self._superseded is None:
+                return {}
             images = [dict(entry) for entry in self._superseded]
         freeing = sum(e["bytes"] for e in images if e["state"] in ("would remove", "removed"))
         return {"images": images, "bytes": freeing}

@@ -61,6 +61,7 @@ def test_github_workflows_are_valid_and_run_startpoints() -> None:
         ROOT / ".github" / "workflows" / "publish-start-point.yml",
         ROOT / "deploy" / "ci" / "languages-start-points.yml",
         ROOT / ".github" / "workflows" / "release.yml",
+        ROOT / "deploy" / "ci" / "languages-start-points-update.yml",
     ]
     done = subprocess.run(
         [
@@ -86,6 +87,15 @@ def test_github_workflows_are_valid_and_run_startpoints() -> None:
     catalog = yaml.safe_load(files[1].read_text())
     runs = " ".join(str(s.get("run", "")) for s in catalog["jobs"]["assemble"]["steps"])
     assert "startpoints assemble --from start-points.txt" in runs and "--tag" in runs
+    update = yaml.safe_load(files[3].read_text())
+    trigger = update[True] if True in update else update["on"]
+    assert "schedule" in trigger
+    steps = update["jobs"]["update"]["steps"]
+    runs = " ".join(str(s.get("run", "")) for s in steps)
+    assert "startpoints update start-points.txt" in runs
+    assert "startpoints diff" in runs and "--markdown" in runs
+    (opened,) = [s for s in steps if str(s.get("uses", "")).startswith("peter-evans/create-pull")]
+    assert opened["with"]["body-path"].endswith("body.md") and "changed == 'true'" in opened["if"]
 
 
 INSTALL = re.compile(r"startpoints @ git\+https://github\.com/cyber-dojo/startpoints@(v[0-9.]+)")
@@ -98,6 +108,7 @@ def test_workflows_install_startpoints_from_this_release_tag() -> None:
     for path in [
         ROOT / ".github" / "workflows" / "publish-start-point.yml",
         ROOT / "deploy" / "ci" / "languages-start-points.yml",
+        ROOT / "deploy" / "ci" / "languages-start-points-update.yml",
     ]:
         text = path.read_text()
         assert INSTALL.findall(text) == [f"v{version}"], path

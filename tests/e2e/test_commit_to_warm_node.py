@@ -107,6 +107,9 @@ def test_a_commit_reaches_a_warm_node_with_no_step_edited_by_hand(
         == 1
     )  # behind: CI would open the pull request
     catalog_v2 = release("v2")
+    body = startpoints("diff", str(tmp_path / "v1"), str(catalog_v2), "--markdown")
+    assert body.startswith("**0 added, 0 removed, 1 changed**")
+    assert f"`{old['revision'][:7]}` → `{new_sha[:7]}`" in body  # the pull request's body
     # a rollout without eviction, then a rollback: the old catalog served again finds its
     # images still on the node, and pulls nothing
     serve_until_warm(catalog_v2, podman, tmp_path, evict=False)

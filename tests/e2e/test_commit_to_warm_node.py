@@ -33,7 +33,11 @@ def language_ci(repo: Path, registry: Registry, unique: str, url: str, content: 
     stand-in here), then `startpoints publish`. Returns the start-point image."""
     image = f"{registry.host}/lang{unique}/python_pytest:latest"
     push_language_image(Stores(), parse(image), content=content)
-    return startpoints("publish", str(repo), "--image", image, "--source", url).splitlines()[-1]
+    own = f"{registry.host}/sp{unique}/python_pytest"  # this test's own, not the shared default
+    done = startpoints(
+        "publish", str(repo), "--image", image, "--source", url, "--startpoints-repo", own
+    )
+    return done.splitlines()[-1]
 
 
 def serve_until_warm(

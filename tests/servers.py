@@ -166,6 +166,8 @@ class FaultyProxy:
                 for key, value in response.getheaders():
                     if key.lower() not in ("connection", "transfer-encoding", "content-length"):
                         self.send_header(key, value)
+                for key, value in proxy.extra_headers(self.command, self.path).items():
+                    self.send_header(key, value)
                 length = response.getheader("Content-Length") if self.command == "HEAD" else None
                 self.send_header("Content-Length", length or str(len(data)))
                 self.end_headers()
@@ -180,6 +182,10 @@ class FaultyProxy:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
+    def extra_headers(self, method: str, path: str) -> dict[str, str]:
+        """Headers added to a forwarded answer."""
+        return {}
+
     def refusal(self, status: int) -> tuple[bytes, dict[str, str]]:
         """The body and extra headers of an injected refusal."""
         return b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}', {}
@@ -192,19 +198,29 @@ class FaultyProxy:
 class DockerHubLimits(FaultyProxy):
     """A registry behind Docker Hub's pull limit: `allowed` manifest GETs (a "pull", as Docker
     Hub counts them), then 429 with its TOOMANYREQUESTS error and ratelimit headers; HEADs are
-    free. `allowed` may be raised to let pulls through again; `manifest_gets` counts them all,
+    free, and answer the quota left in `ratelimit-remaining`. `allowed` may be raised to let pulls through again; `manifest_gets` counts them all,
     refused ones too."""
 
     def __init__(self, upstream: str, allowed: int) -> None:
         self.allowed = allowed
         self.manifest_gets = 0
+        self.refused = 0  # 429s answered
         super().__init__(upstream, self._limit)
 
     def _limit(self, method: str, path: str) -> int | None:
         if method != "GET" or "/manifests/" not in path:
             return None
         self.manifest_gets += 1
-        return 429 if self.manifest_gets > self.allowed else None
+        refused = self.manifest_gets > self.allowed
+        self.refused += refused
+        return 429 if refused else None
+
+    def extra_headers(self, method: str, path: str) -> dict[str, str]:
+        """On a manifest HEAD (free), the quota left, as Docker Hub says it."""
+        if method != "HEAD" or "/manifests/" not in path:
+            return {}
+        left = max(0, self.allowed - self.manifest_gets)
+        return {"ratelimit-limit": "100;w=21600", "ratelimit-remaining": f"{left};w=21600"}
 
     def refusal(self, status: int) -> tuple[bytes, dict[str, str]]:
         message = (

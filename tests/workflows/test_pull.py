@@ -531,3 +531,35 @@ def test_only_what_fits_below_the_gc_threshold_is_pulled_and_the_rest_is_named(
         assert (stat.f_blocks - stat.f_bfree) / stat.f_blocks < 0.85  # the disk was not filled
     finally:
         engine.stop()
+
+
+def test_with_a_quota_read_by_a_free_head_no_more_pulls_start_than_remain(
+    registry: Registry, containerd: Containerd, unique: str
+) -> None:
+    """The registry says (on a HEAD, which Docker Hub does not count) that one pull remains:
+    one image is pulled, the rest wait on the registry's hold, and no 429 is ever met."""
+    from startpoints.oci.registry import RegistryStore
+    from tests.servers import DockerHubLimits
+
+    hub = DockerHubLimits(registry.host, allowed=1)
+    trust(containerd, hub.host)
+    store = RegistryStore(hub.host, plain_http=True)
+    try:
+        refs = behind(hub.host, images(registry, unique, count=3))
+        assert store.pulls_left(refs[0]) == 1
+        puller = pull.Puller(
+            [str(r) for r in refs], pull.CriBackend(containerd.url, None), identity="q",
+            jobs=1, attempts=2, backoff=FAST,
+            quota=lambda image: store.pulls_left(parse(image)),
+        )  # fmt: skip
+        assert not puller.run_once()
+        states = sorted(s["state"] for s in puller.states().values())
+        assert states == ["failed", "failed", "present"]
+        assert all(
+            f"rate limited by {hub.host} until ~" in str(s["error"])
+            for s in puller.states().values()
+            if s["state"] == "failed"
+        )
+        assert hub.refused == 0
+    finally:
+        hub.close()

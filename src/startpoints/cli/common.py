@@ -131,6 +131,13 @@ def add_pull_options(
     )
 
     parser.add_argument(
+        "--check-quota",
+        action="store_true",
+        help="before pulling, HEAD one manifest per registry (free on Docker Hub) to read the "
+        "pulls it still allows (ratelimit-remaining, with the credentials of config.json), "
+        "and start no more than that",
+    )
+    parser.add_argument(
         "--image-fs",
         metavar="PATH",
         type=Path,
@@ -162,6 +169,22 @@ def budget(args: argparse.Namespace) -> Any:
     if not args.image_fs.is_dir():
         raise StartpointsError(f"--image-fs {args.image_fs}: no such folder")
     return Budget(args.image_fs, high=args.disk_high, expansion=args.expansion)
+
+
+def quota(args: argparse.Namespace) -> Any:
+    """--check-quota's reader: image → the pulls its registry still allows, or None."""
+    if not args.check_quota:
+        return None
+    from startpoints.core.reference import parse
+
+    opened = stores(args)
+
+    def pulls_left(image: str) -> int | None:
+        ref = parse(image)
+        store = opened.for_ref(ref)
+        return store.pulls_left(ref) if hasattr(store, "pulls_left") else None
+
+    return pulls_left
 
 
 def list_sources(path: Path) -> list[str]:

@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         rate_limit_wait=args.rate_limit_wait,
         evict=args.evict_superseded,
         budget=common.budget(args),
+        quota=common.quota(args),
         jobs=args.pull_jobs,
         attempts=args.attempts,
         backoff=pull.Backoff(first=1.0, cap=10.0),

@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             rate_limit_wait=args.rate_limit_wait,
             evict=args.evict_superseded,
             budget=common.budget(args),
+            quota=common.quota(args),
             marker=Path(args.marker),
             jobs=args.pull_jobs,
             recheck=args.recheck,

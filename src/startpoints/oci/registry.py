@@ -127,6 +127,15 @@ class RegistryStore:
             raise StoreError(f"{ref}: registry sent a manifest with digest {descriptor.digest}")
         return data, descriptor
 
+    def pulls_left(self, ref: Reference) -> int | None:
+        """The pulls this client may still make, as Docker Hub's `ratelimit-remaining` header
+        on a manifest HEAD says (`N;w=SECONDS`); None where the registry says nothing. The
+        HEAD itself is free."""
+        response = self._request(ref, "HEAD", f"manifests/{ref.identifier}", accept=True)
+        remaining = response.headers.get("ratelimit-remaining", "")
+        count = remaining.split(";", 1)[0].strip()
+        return int(count) if count.isdigit() else None
+
     def tags(self, ref: Reference) -> list[str]:
         """Every tag of `ref`'s repository (the tags/list API, following its Link pages). A
         tag list is not a pull: Docker Hub counts manifest GETs only."""

@@ -107,13 +107,19 @@ class Puller:
         rate_limit_wait: float = 900.0,
         evict: bool = False,
         budget: Budget | None = None,
+        quota: Callable[[str], int | None] | None = None,
     ) -> None:
         """`attempts`: per image per run (None: until it succeeds, as a server wants).
         `sizes`: compressed bytes per image (the catalog's); `first`: images to pull before
         the rest. `rate_limit_wait`: how long a rate-limited registry is left alone (±20%).
         `evict`: remove superseded images once every image is present (workflows/evict.py);
         without it they are only listed. `budget`: pull only what fits below the image
-        filesystem's GC threshold (workflows/disk.py); the rest is reported, not pulled."""
+        filesystem's GC threshold (workflows/disk.py); the rest is reported, not pulled.
+        `quota(image)`: the pulls its registry still allows this node (a free HEAD), asked
+        once per registry per run; no more pulls than that are started, then the registry
+        is held as if it had refused."""
+        self.quota = quota
+        self._allowed: dict[str, int] = {}  # registry → pulls it may still take this run
         self.evict = evict
         self.budget = budget
         self._superseded: list[dict[str, Any]] | None = None  # None: not reviewed yet
@@ -223,6 +229,7 @@ class Puller:
         self.marker_matched = self._marker_matches()
         with self._lock:
             self._run_started, self._run_fetched = time.monotonic(), 0
+        self._allowed = self._quotas() if self.quota else {}
         over = self._over_budget() if self.budget else []
         todo = [image for image in self.images if image not in over]
         results = _on_daemon_threads(self._ensure, todo, self.jobs)
@@ -232,6 +239,39 @@ class Puller:
                 self._warm = True
             self._review_superseded()
             return True
+        return False
+
+    def _quotas(self) -> dict[str, int]:
+        """Each registry's pulls left, by one HEAD of its first image; unknown ones unbounded."""
+        assert self.quota is not None
+        allowed: dict[str, int] = {}
+        asked: set[str] = set()
+        for image in self.images:
+            registry = _registry(image)
+            if registry in asked:
+                continue
+            asked.add(registry)
+            try:
+                left = self.quota(image)
+            except StartpointsError as error:
+                log.warning("%s: quota not read: %s", registry, error)
+                continue
+            if left is not None:
+                allowed[registry] = left
+                log.warning("%s allows %d more pulls", registry, left)
+        return allowed
+
+    def _take_pull(self, registry: str) -> bool:
+        """One pull from `registry` within its quota; False (and the registry held) when none
+        is left."""
+        with self._lock:
+            left = self._allowed.get(registry)
+            if left is None:
+                return True
+            if left > 0:
+                self._allowed[registry] = left - 1
+                return True
+        self._hold(registry)
         return False
 
     def _over_budget(self) -> list[str]:
@@ -312,6 +352,9 @@ class Puller:
             try:
                 self._set(image, state="checking")
                 if not self.backend.present(image):
+                    if not self._take_pull(registry):
+                        attempt -= 1  # not a try: the quota is spent, the registry held
+                        continue
                     self._set(image, state="pulling", attempts=attempt)
                     with self._lock:
                         self._pulls += 1
@@ -359,12 +402,16 @@ class Puller:
     def _wait_for(self, registry: str, image: str) -> bool:
         """Wait while `registry` is held (False at once for a one-shot pull, which fails
         the image naming the hold). No request reaches a held registry."""
+        waited = False
         while not self._stop.is_set():
             with self._lock:
                 until = self._held.get(registry, 0.0)
-            left = until - time.time()
-            if left <= 0:
-                return True
+                left = until - time.time()
+                if left <= 0:
+                    if waited:  # a new window: its quota is unknown again, as before any HEAD
+                        self._allowed.pop(registry, None)
+                    return True
+            waited = True
             message = f"{image}: rate limited by {registry} until ~{_when(until)}"
             self._set(
                 image, state="failed" if self.attempts is not None else "waiting", error=message

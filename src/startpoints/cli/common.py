@@ -198,6 +198,26 @@ def list_sources(path: Path) -> list[str]:
     return [s for s in (line.split("#", 1)[0].strip() for line in lines) if s]
 
 
+def puller(args: argparse.Namespace, catalog: Any, **more: Any) -> Any:
+    """The Puller the pull options (add_pull_options) ask for, over `catalog`'s images; `more`
+    is what the verb adds (serve: marker and recheck; pull: attempts and backoff)."""
+    from startpoints.workflows import pull
+
+    return pull.Puller(
+        catalog.image_names,
+        pull_backend(args),
+        identity=catalog.identity,
+        sizes=catalog.image_sizes,
+        first=pull_first(args, catalog),
+        rate_limit_wait=args.rate_limit_wait,
+        evict=args.evict_superseded,
+        budget=budget(args),
+        quota=quota(args),
+        jobs=args.pull_jobs,
+        **more,
+    )
+
+
 def pull_first(args: argparse.Namespace, catalog: Any) -> list[str]:
     """--pull-first's names as language images: a start point's name names its image."""
     images = []

@@ -34,19 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from startpoints.workflows import pull
 
     catalog = common.open_catalog(args)
-    puller = pull.Puller(
-        catalog.image_names,
-        common.pull_backend(args),
-        identity=catalog.identity,
-        sizes=catalog.image_sizes,
-        first=common.pull_first(args, catalog),
-        rate_limit_wait=args.rate_limit_wait,
-        evict=args.evict_superseded,
-        budget=common.budget(args),
-        quota=common.quota(args),
-        jobs=args.pull_jobs,
-        attempts=args.attempts,
-        backoff=pull.Backoff(first=1.0, cap=10.0),
+    puller = common.puller(
+        args, catalog, attempts=args.attempts, backoff=pull.Backoff(first=1.0, cap=10.0)
     )
     with progress.pulling(puller) as done:
         puller.on_done = done

@@ -51,27 +51,14 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from startpoints.http import app, server
-    from startpoints.workflows import pull, serve
+    from startpoints.workflows import serve
 
     catalog = common.open_catalog(args)
     port = args.port or int(os.environ.get("PORT") or serve.PORTS.get(catalog.kind, 4524))
 
     readiness = None
     if args.pull != "none":
-        readiness = pull.Puller(
-            catalog.image_names,
-            common.pull_backend(args),
-            identity=catalog.identity,
-            sizes=catalog.image_sizes,
-            first=common.pull_first(args, catalog),
-            rate_limit_wait=args.rate_limit_wait,
-            evict=args.evict_superseded,
-            budget=common.budget(args),
-            quota=common.quota(args),
-            marker=Path(args.marker),
-            jobs=args.pull_jobs,
-            recheck=args.recheck,
-        )
+        readiness = common.puller(args, catalog, marker=Path(args.marker), recheck=args.recheck)
         if args.pull_on == "start":
             readiness.poke()
     from startpoints.core import words

@@ -155,10 +155,16 @@ class _Api:
             logging.getLogger("startpoints.http").exception("/%s failed", route)
             response = self.exception(route, body, 500, type(error).__name__, str(error))
         known = route if route in self.fixed or route in self.handlers else "other"
-        self.metrics.observe(known or "/", response.status_code, time.perf_counter() - started)
-        if access.enabled:
-            client = request.client.host if request.client else None
-            access.record(request.method, "/" + route, response.status_code, started, client)
+        client = request.client.host if request.client else None
+        _answered(
+            self.metrics,
+            known or "/",
+            response.status_code,
+            request.method,
+            "/" + route,
+            started,
+            client,
+        )
         return response
 
     async def ready(self, args: dict[str, Any]) -> Response:
@@ -281,9 +287,7 @@ class _FastPath:
         if answer is None:
             return None
         route, payload = answer
-        self.metrics.observe(route, 200, time.perf_counter() - started)
-        if access.enabled:
-            access.record(method.decode(), raw_path, 200, started, client)
+        _answered(self.metrics, route, 200, method.decode(), raw_path, started, client)
         return self.wire[id(payload)]
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -306,10 +310,10 @@ class _FastPath:
         route, payload = answer
         await send({"type": "http.response.start", "status": 200, "headers": _headers(payload)})
         await send({"type": "http.response.body", "body": payload})
-        self.metrics.observe(route, 200, time.perf_counter() - started)
-        if access.enabled:
-            client = scope.get("client")
-            access.record(scope["method"], path, 200, started, client[0] if client else None)
+        client = scope.get("client")
+        _answered(
+            self.metrics, route, 200, scope["method"], path, started, client[0] if client else None
+        )
 
     def _answer(self, path: str, query: bytes, body: bytes) -> tuple[str, bytes] | None:
         args: Any = {}
@@ -401,6 +405,21 @@ def _raw_path(scope: Any) -> str:
 
 def _respond(status: int, body: bytes) -> Response:
     return Response(body, status, media_type="application/json")
+
+
+def _answered(
+    metrics: Metrics,
+    route: str,
+    status: int,
+    method: str,
+    path: str,
+    started: float,
+    client: str | None,
+) -> None:
+    """An answer counted in /metrics and, when it is on, written to the access log."""
+    metrics.observe(route, status, time.perf_counter() - started)
+    if access.enabled:
+        access.record(method, path, status, started, client)
 
 
 def _headers(body: bytes) -> list[tuple[bytes, bytes]]:

@@ -48,13 +48,6 @@ class Cri:
             ) from None
         return str(pulled.image_ref)
 
-    def images(self) -> list[str]:
-        try:
-            listed = self._images.ListImages(api.ListImagesRequest(), timeout=30)
-        except grpc.RpcError as error:
-            raise StoreError(f"{self.endpoint}: ListImages: {_why(error)}") from None
-        return sorted(tag for image in listed.images for tag in image.repo_tags)
-
     def listed(self) -> list[tuple[str, list[str], int]]:
         """Every image: (id, tags, size on the node)."""
         try:

@@ -548,7 +548,8 @@ class CriBackend:
 
     def remove(self, image: Local) -> None:
         # the CRI's containers are not checked by RemoveImage: asked again, just before
-        if image.id in self.cri.in_use() or set(image.tags) & self.cri.in_use():
+        used = self.cri.in_use()
+        if image.id in used or used.intersection(image.tags):
             from startpoints.errors import InUse
 
             raise InUse(f"{image.id}: in use")

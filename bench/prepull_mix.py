@@ -33,9 +33,14 @@ sys.path.insert(0, str(ROOT))
 from tests.servers import Containerd, Podman, Registry  # noqa: E402
 
 from startpoints.core.reference import parse  # noqa: E402
-from startpoints.oci import image, layer, write  # noqa: E402
+from startpoints.oci import (  # noqa: E402
+    image,
+    layer,
+    runtime,  # noqa: E402
+    write,
+)
 from startpoints.oci.stores import Stores  # noqa: E402
-from startpoints.workflows import pull  # noqa: E402
+from startpoints.prepull import puller as pull  # noqa: E402
 
 SCALE = 200
 RUNS = 3
@@ -82,7 +87,9 @@ def timed(pulls: Callable[[Callable[[str], None]], None], count: int) -> tuple[f
     return times[(count + 1) // 2 - 1], times[-1]
 
 
-def ours(backend: pull.Backend, sizes: dict[str, int], alphabetical: bool) -> Callable[..., None]:
+def ours(
+    backend: runtime.Runtime, sizes: dict[str, int], alphabetical: bool
+) -> Callable[..., None]:
     def run(done: Callable[[str], None]) -> None:
         puller = pull.Puller(
             list(sizes),
@@ -99,7 +106,7 @@ def ours(backend: pull.Backend, sizes: dict[str, int], alphabetical: bool) -> Ca
     return run
 
 
-def all_at_once(backend: pull.Backend, sizes: dict[str, int]) -> Callable[..., None]:
+def all_at_once(backend: runtime.Runtime, sizes: dict[str, int]) -> Callable[..., None]:
     def run(done: Callable[[str], None]) -> None:
         def one(name: str) -> None:
             backend.pull(name, lambda _fetched: None)
@@ -114,17 +121,17 @@ def all_at_once(backend: pull.Backend, sizes: dict[str, int]) -> Callable[..., N
     return run
 
 
-def _containerd(work: Path, registry: Registry) -> tuple[Containerd, pull.Backend]:
+def _containerd(work: Path, registry: Registry) -> tuple[Containerd, runtime.Runtime]:
     node = Containerd(work, plain_http_registries=(registry.host,)).start()
-    return node, pull.CriBackend(node.url, None)
+    return node, runtime.CriRuntime(node.url, None)
 
 
-def _podman(work: Path, registry: Registry) -> tuple[Podman, pull.Backend]:
+def _podman(work: Path, registry: Registry) -> tuple[Podman, runtime.Runtime]:
     engine = Podman(work, insecure_registries=(registry.host,)).start()
-    return engine, pull.EngineBackend(engine.url, None)
+    return engine, runtime.EngineRuntime(engine.url, None)
 
 
-RUNTIMES: dict[str, Callable[[Path, Registry], tuple[Any, pull.Backend]]] = {
+RUNTIMES: dict[str, Callable[[Path, Registry], tuple[Any, runtime.Runtime]]] = {
     "containerd CRI": _containerd,
     "podman Engine API": _podman,
 }

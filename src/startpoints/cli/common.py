@@ -164,7 +164,7 @@ def budget(args: argparse.Namespace) -> Any:
     if args.image_fs is None:
         return None
     from startpoints.errors import StartpointsError
-    from startpoints.workflows.disk import Budget
+    from startpoints.prepull.budget import Budget
 
     if not args.image_fs.is_dir():
         raise StartpointsError(f"--image-fs {args.image_fs}: no such folder")
@@ -201,11 +201,11 @@ def list_sources(path: Path) -> list[str]:
 def puller(args: argparse.Namespace, catalog: Any, **more: Any) -> Any:
     """The Puller the pull options (add_pull_options) ask for, over `catalog`'s images; `more`
     is what the verb adds (serve: marker and recheck; pull: attempts and backoff)."""
-    from startpoints.workflows import pull
+    from startpoints.prepull.puller import Puller
 
-    return pull.Puller(
+    return Puller(
         catalog.image_names,
-        pull_backend(args),
+        pull_runtime(args),
         identity=catalog.identity,
         sizes=catalog.image_sizes,
         first=pull_first(args, catalog),
@@ -234,13 +234,13 @@ def open_catalog(args: Any) -> Any:
     return serve.open_catalog(args.catalog, stores(args))
 
 
-def pull_backend(args: argparse.Namespace) -> Any:
+def pull_runtime(args: argparse.Namespace) -> Any:
     """The backend --pull names; the engine defaults to $DOCKER_HOST, as docker's client does.
     Each failed pull and its retry is reported on stderr, one line each."""
     import logging
     import sys
 
-    from startpoints.workflows import pull
+    from startpoints.oci.runtime import runtime
 
     reports = logging.getLogger("startpoints.pull")
     if not reports.handlers:
@@ -252,4 +252,4 @@ def pull_backend(args: argparse.Namespace) -> Any:
     endpoint = args.pull_endpoint or (
         os.environ.get("DOCKER_HOST") if args.pull == "docker" else None
     )
-    return pull.backend(args.pull, endpoint, docker_config())
+    return runtime(args.pull, endpoint, docker_config())

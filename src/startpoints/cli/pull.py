@@ -31,11 +31,11 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from startpoints.cli import progress
-    from startpoints.workflows import pull
+    from startpoints.prepull.puller import Backoff
 
     catalog = common.open_catalog(args)
     puller = common.puller(
-        args, catalog, attempts=args.attempts, backoff=pull.Backoff(first=1.0, cap=10.0)
+        args, catalog, attempts=args.attempts, backoff=Backoff(first=1.0, cap=10.0)
     )
     with progress.pulling(puller) as done:
         puller.on_done = done

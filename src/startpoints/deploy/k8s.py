@@ -124,7 +124,7 @@ def _puller(image: str) -> dict[str, Any]:
         f"unix://{CRI_SOCKET}",
     ]
     args += ["--pull-on", "start", "--recheck", "600", "--no-access-log"]
-    # pull only what fits below kubelet's image-GC threshold (workflows/disk.py)
+    # pull only what fits below kubelet's image-GC threshold (prepull/budget.py)
     args += ["--image-fs", IMAGE_FS]
     # not Ready until every language image is on this node: the pod is Ready only warm
     mounts: list[dict[str, Any]] = [

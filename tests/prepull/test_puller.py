@@ -13,8 +13,10 @@ import docker
 import pytest
 
 from startpoints.core.reference import Reference, parse
+from startpoints.oci import runtime
 from startpoints.oci.stores import Stores
-from startpoints.workflows import pull
+from startpoints.prepull import puller as pull
+from startpoints.prepull.plan import order
 from tests.conftest import push_language_image
 from tests.servers import Containerd, Podman, Registry, wait_until
 
@@ -42,14 +44,14 @@ def blobs_of(registry: Registry, refs: list[Reference]) -> list[str]:
 class Gated:
     """A real backend whose pulls wait at a gate, so a test can look while pulls are running."""
 
-    def __init__(self, inner: pull.Backend) -> None:
+    def __init__(self, inner: runtime.Runtime) -> None:
         self.inner = inner
         self.gate = threading.Event()
 
     def present(self, image: str) -> bool:
         return self.inner.present(image)
 
-    def pull(self, image: str, progress: pull.Progress) -> None:
+    def pull(self, image: str, progress: runtime.Progress) -> None:
         self.gate.wait(30)
         self.inner.pull(image, progress)
 
@@ -58,7 +60,7 @@ def test_overlapping_pokes_pull_each_image_once_and_ready_never_waits(
     registry: Registry, podman: Podman, unique: str, tmp_path: Path
 ) -> None:
     refs = images(registry, unique)
-    backend = Gated(pull.EngineBackend(podman.url, None))
+    backend = Gated(runtime.EngineRuntime(podman.url, None))
     puller = pull.Puller(
         [str(r) for r in refs],
         backend,
@@ -93,7 +95,7 @@ def test_restart_with_marker_is_ready_after_a_presence_check_only(
     marker = tmp_path / "marker.json"
     first = pull.Puller(
         refs,
-        pull.EngineBackend(podman.url, None),
+        runtime.EngineRuntime(podman.url, None),
         identity="catalog-b",
         marker=marker,
         backoff=FAST,
@@ -103,7 +105,7 @@ def test_restart_with_marker_is_ready_after_a_presence_check_only(
 
     again = pull.Puller(
         refs,
-        pull.EngineBackend(podman.url, None),
+        runtime.EngineRuntime(podman.url, None),
         identity="catalog-b",
         marker=marker,
         backoff=FAST,
@@ -113,7 +115,7 @@ def test_restart_with_marker_is_ready_after_a_presence_check_only(
     assert registry.log_text().count("/blobs/") == before
     other = pull.Puller(
         refs,
-        pull.EngineBackend(podman.url, None),
+        runtime.EngineRuntime(podman.url, None),
         identity="catalog-c",
         marker=marker,
         backoff=FAST,
@@ -127,7 +129,7 @@ def test_a_missing_image_is_named_then_pulled_once_pushed(
 ) -> None:
     missing = parse(f"{registry.host}/lang{unique}/late:ci")
     puller = pull.Puller(
-        [str(missing)], pull.EngineBackend(podman.url, None), identity="catalog-d", backoff=FAST
+        [str(missing)], runtime.EngineRuntime(podman.url, None), identity="catalog-d", backoff=FAST
     )
     puller.poke()
     wait_until(lambda: (puller.ready()[1].get("last_error") or "") != "", "the failure reported")
@@ -143,7 +145,11 @@ def test_recheck_repulls_what_was_garbage_collected(
 ) -> None:
     (ref,) = [str(r) for r in images(registry, unique, 1)]
     puller = pull.Puller(
-        [ref], pull.EngineBackend(podman.url, None), identity="catalog-e", backoff=FAST, recheck=0.2
+        [ref],
+        runtime.EngineRuntime(podman.url, None),
+        identity="catalog-e",
+        backoff=FAST,
+        recheck=0.2,
     )
     puller.poke()
     wait_until(lambda: puller.ready()[0], "warm")
@@ -162,7 +168,7 @@ def test_cri_pulls_into_containerds_k8s_namespace(
     refs = [str(r) for r in images(registry, unique, 2)]
     puller = pull.Puller(
         refs,
-        pull.CriBackend(containerd.url, None),
+        runtime.CriRuntime(containerd.url, None),
         identity="catalog-f",
         marker=tmp_path / "m.json",
         backoff=FAST,
@@ -171,7 +177,7 @@ def test_cri_pulls_into_containerds_k8s_namespace(
     assert set(refs) <= set(containerd.ctr_images())
     again = pull.Puller(
         refs,
-        pull.CriBackend(containerd.url, None),
+        runtime.CriRuntime(containerd.url, None),
         identity="catalog-f",
         marker=tmp_path / "m.json",
         backoff=FAST,
@@ -188,7 +194,7 @@ def test_bounded_attempts_give_up_and_report(
     missing = f"{registry.host}/lang{unique}/never:ci"  # the registry's answer: no such image
     puller = pull.Puller(
         [down, missing],
-        pull.EngineBackend(podman.url, None),
+        runtime.EngineRuntime(podman.url, None),
         identity="x",
         attempts=3,
         backoff=FAST,
@@ -212,7 +218,7 @@ def test_unknown_backend() -> None:
     from startpoints.errors import StartpointsError
 
     with pytest.raises(StartpointsError, match="not docker, cri or none"):
-        pull.backend("kubelet", None, None)
+        runtime.runtime("kubelet", None, None)
 
 
 def test_credentials_from_docker_config_reach_the_cri_for_a_private_registry(
@@ -243,7 +249,7 @@ def test_credentials_from_docker_config_reach_the_cri_for_a_private_registry(
 
         anonymous = pull.Puller(
             [str(ref)],
-            pull.CriBackend(containerd.url, None),
+            runtime.CriRuntime(containerd.url, None),
             identity="p",
             attempts=1,
             backoff=FAST,
@@ -251,7 +257,7 @@ def test_credentials_from_docker_config_reach_the_cri_for_a_private_registry(
         assert not anonymous.run_once()
         logged_in = pull.Puller(
             [str(ref)],
-            pull.CriBackend(containerd.url, config),
+            runtime.CriRuntime(containerd.url, config),
             identity="p",
             attempts=1,
             backoff=FAST,
@@ -265,11 +271,11 @@ def test_credentials_from_docker_config_reach_the_cri_for_a_private_registry(
 
 def test_the_pull_order_is_the_priority_list_then_smallest_first_unknown_sizes_last() -> None:
     sizes = {"a": 300, "b": 100, "c": 200, "d": 100}
-    assert pull.order(["e", "a", "b", "c", "d", "b"], sizes) == ["b", "d", "c", "a", "e"]
-    assert pull.order(["e", "a", "b", "c", "d"], sizes, first=["a", "x", "e"]) == [
+    assert order(["e", "a", "b", "c", "d", "b"], sizes) == ["b", "d", "c", "a", "e"]
+    assert order(["e", "a", "b", "c", "d"], sizes, first=["a", "x", "e"]) == [
         "a", "e", "b", "d", "c"
     ]  # fmt: skip
-    assert pull.order(["b", "a"], {}) == ["a", "b"]
+    assert order(["b", "a"], {}) == ["a", "b"]
 
 
 def big_image(
@@ -299,13 +305,13 @@ def test_the_engine_reports_bytes_as_they_arrive_and_the_totals_add_up(
     ref, size = big_image(registry, unique, 8 * 1024 * 1024)
     small = images(registry, unique, count=1)[0]
     seen: list[int] = []
-    backend = pull.EngineBackend(podman.url, None)
+    backend = runtime.EngineRuntime(podman.url, None)
 
     class Watching:
         def present(self, image: str) -> bool:
             return backend.present(image)
 
-        def pull(self, image: str, progress: pull.Progress) -> None:
+        def pull(self, image: str, progress: runtime.Progress) -> None:
             backend.pull(image, lambda fetched: (seen.append(fetched), progress(fetched)))
 
     puller = pull.Puller(
@@ -327,7 +333,7 @@ def test_the_cri_counts_an_image_whole_once_it_is_present(
 ) -> None:
     ref, size = big_image(registry, unique, 1024 * 1024)
     puller = pull.Puller(
-        [str(ref)], pull.CriBackend(containerd.url, None), identity="c", attempts=1,
+        [str(ref)], runtime.CriRuntime(containerd.url, None), identity="c", attempts=1,
         sizes={str(ref): size},
     )  # fmt: skip
     assert puller.progress()["bytes_done"] == 0
@@ -363,7 +369,7 @@ def test_a_rate_limited_registry_is_left_alone_as_a_whole_then_asked_again(
         refs = behind(hub.host, images(registry, unique, count=3))
         puller = pull.Puller(
             [str(r) for r in refs],
-            pull.CriBackend(containerd.url, None),
+            runtime.CriRuntime(containerd.url, None),
             identity="r",
             jobs=1,
             backoff=FAST,
@@ -398,14 +404,14 @@ def test_a_one_shot_pull_reports_the_rate_limit_and_does_not_wait(
     trust(containerd, hub.host)
     try:
         refs = behind(hub.host, images(registry, unique, count=3))
-        cri = pull.CriBackend(containerd.url, None)
+        cri = runtime.CriRuntime(containerd.url, None)
         asked: list[int] = []
 
         class Counting:
             def present(self, image: str) -> bool:
                 return cri.present(image)
 
-            def pull(self, image: str, progress: pull.Progress) -> None:
+            def pull(self, image: str, progress: runtime.Progress) -> None:
                 try:
                     cri.pull(image, progress)
                 finally:
@@ -436,7 +442,7 @@ def test_superseded_images_are_listed_then_evicted_but_never_one_in_use_or_outsi
                          ("old2", "tuesday")]:  # fmt: skip
         push_language_image(Stores(), parse(f"{repo}:{tag}"), content=content)
     push_language_image(Stores(), parse(other), content="another language")
-    backend = pull.EngineBackend(podman.url, None)
+    backend = runtime.EngineRuntime(podman.url, None)
     for name in (f"{repo}:old1", f"{repo}:old2", f"{repo}:alias", other):
         backend.pull(name, lambda _fetched: None)
     engine = docker.DockerClient(base_url=podman.url)
@@ -468,7 +474,7 @@ def test_superseded_images_are_evicted_through_the_cri(
     repo = f"{registry.host}/lang{unique}/java_junit"
     for tag in ("new", "old"):
         push_language_image(Stores(), parse(f"{repo}:{tag}"), content=f"java {tag}")
-    backend = pull.CriBackend(containerd.url, None)
+    backend = runtime.CriRuntime(containerd.url, None)
     backend.pull(f"{repo}:old", lambda _fetched: None)
     listing = pull.Puller([f"{repo}:new"], backend, identity="c", attempts=1)
     assert listing.run_once()
@@ -500,19 +506,19 @@ def small_image_fs() -> Iterator[Path]:
     where.rmdir()
 
 
-@pytest.mark.parametrize("runtime", ["podman", "containerd"])
+@pytest.mark.parametrize("kind", ["podman", "containerd"])
 def test_only_what_fits_below_the_gc_threshold_is_pulled_and_the_rest_is_named(
-    registry: Registry, unique: str, small_image_fs: Path, runtime: str
+    registry: Registry, unique: str, small_image_fs: Path, kind: str
 ) -> None:
     """The runtime's own storage on a 64 MiB tmpfs: two images of three fit below 85%."""
-    from startpoints.workflows.disk import Budget
+    from startpoints.prepull.budget import Budget
 
     if runtime == "podman":
         engine: Any = Podman(small_image_fs / "p", insecure_registries=(registry.host,)).start()
-        backend: pull.Backend = pull.EngineBackend(engine.url, None)
+        backend: runtime.Runtime = runtime.EngineRuntime(engine.url, None)
     else:
         engine = Containerd(small_image_fs / "c", plain_http_registries=(registry.host,)).start()
-        backend = pull.CriBackend(engine.url, None)
+        backend = runtime.CriRuntime(engine.url, None)
     try:
         made = [big_image(registry, unique, 10 * 1024 * 1024, name=f"lang{i}") for i in range(3)]
         sizes = {str(ref): size for ref, size in made}
@@ -548,7 +554,7 @@ def test_with_a_quota_read_by_a_free_head_no_more_pulls_start_than_remain(
         refs = behind(hub.host, images(registry, unique, count=3))
         assert store.pulls_left(refs[0]) == 1
         puller = pull.Puller(
-            [str(r) for r in refs], pull.CriBackend(containerd.url, None), identity="q",
+            [str(r) for r in refs], runtime.CriRuntime(containerd.url, None), identity="q",
             jobs=1, attempts=2, backoff=FAST,
             quota=lambda image: store.pulls_left(parse(image)),
         )  # fmt: skip

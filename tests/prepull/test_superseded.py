@@ -1,8 +1,9 @@
-"""Which of a node's images the catalog supersedes (workflows/evict.superseded)."""
+"""Which of a node's images the catalog supersedes (prepull/superseded.superseded)."""
 
 from __future__ import annotations
 
-from startpoints.workflows.evict import Local, superseded
+from startpoints.oci.runtime import Local
+from startpoints.prepull.superseded import superseded
 
 CATALOG = ["cyberdojofoundation/python_pytest:752c5b5", "ghcr.io/cdl/java_junit:7aa5992"]
 

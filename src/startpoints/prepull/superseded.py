@@ -11,20 +11,10 @@ catalog image is present, so a rollback to the previous catalog finds it until t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from startpoints.core.reference import parse
 from startpoints.errors import BadReference
-
-
-@dataclass(frozen=True)
-class Local:
-    """An image in the node's runtime."""
-
-    id: str
-    tags: tuple[str, ...]
-    size: int  # bytes on the node, as the runtime says
-    in_use: bool = False
+from startpoints.oci.runtime import Local
 
 
 def superseded(catalog_images: Sequence[str], local: Sequence[Local]) -> list[Local]:

@@ -2,7 +2,7 @@
 # Installs the Debian packages the tests run as real servers on loopback, when missing.
 # Required: the suite needs them. Optional: a test skips, saying why, when one is missing.
 set -euo pipefail
-required=(git docker-registry buildah podman containerd)
+required=(git docker-registry buildah podman containerd docker.io docker-compose)
 optional=(chromium bubblewrap mmdebstrap ruby puma ruby-rack)
 missing() { for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"; done; }
 need=($(missing "${required[@]}"))

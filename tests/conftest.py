@@ -17,7 +17,7 @@ from startpoints.core.reference import Reference
 from startpoints.oci import image, layer, write
 from startpoints.oci.registry import Retry
 from startpoints.oci.stores import Stores
-from tests.servers import Containerd, GitDaemon, Podman, Registry
+from tests.servers import Containerd, Dockerd, GitDaemon, Podman, Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -186,6 +186,22 @@ def containerd(
     ).start()
     yield service
     service.stop()
+
+
+@pytest.fixture(scope="session")
+def dockerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dockerd]:
+    """A real Docker Engine (Debian's docker.io), as on cyber-dojo's production node."""
+    if shutil.which("dockerd") is None:
+        pytest.skip("dockerd is not installed (Debian package docker.io)")
+    engine = Dockerd(tmp_path_factory.mktemp("dockerd")).start()
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture(params=["dockerd", "podman"])
+def engine(request: pytest.FixtureRequest) -> Dockerd | Podman:
+    """Each Docker Engine API in turn: Docker's own, then podman's compatible one."""
+    return request.getfixturevalue(str(request.param))  # type: ignore[no-any-return]
 
 
 @pytest.fixture

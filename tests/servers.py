@@ -349,6 +349,72 @@ class Podman:
             self._process = None
 
 
+class Dockerd:
+    """A real Docker Engine: Debian's `dockerd` (20.10) on a socket, root and exec-root of its
+    own, no iptables and no bridge (containers run with `--network none` or the host's
+    network); overlay2, else vfs where the kernel refuses overlay. Loopback registries are
+    plain HTTP to it by default, as to any Docker."""
+
+    def __init__(self, workdir: Path) -> None:
+        if shutil.which("dockerd") is None:
+            raise RuntimeError("dockerd is not installed (Debian package docker.io)")
+        self.workdir = workdir
+        self.socket = workdir / "docker.sock"
+        self.url = f"unix://{self.socket}"
+        self._process: subprocess.Popen[bytes] | None = None
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    def start(self) -> Dockerd:
+        for driver in ("overlay2", "vfs"):
+            self._process = subprocess.Popen(
+                [
+                    "dockerd", "--host", self.url, "--data-root", str(self.workdir / "root"),
+                    "--exec-root", str(self.workdir / "exec"), "--pidfile", str(self.workdir / "pid"),
+                    "--iptables=false", "--ip6tables=false", "--bridge=none",
+                    f"--storage-driver={driver}",
+                ],
+                stdout=open(self.workdir / "dockerd.log", "ab"),  # noqa: SIM115 - owned by the process
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            try:
+                wait_until(self._answers, f"dockerd on {self.socket}", deadline=60)
+                return self
+            except (TimeoutError, AssertionError):
+                self.stop()
+        raise RuntimeError(
+            f"dockerd did not start: {(self.workdir / 'dockerd.log').read_text()[-2000:]}"
+        )
+
+    def _answers(self) -> bool:
+        if self._process is not None and self._process.poll() is not None:
+            raise AssertionError(f"dockerd exited {self._process.returncode}")
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(1)
+                s.connect(str(self.socket))
+                s.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+                return b" 200 " in s.recv(64)
+        except OSError:
+            return False
+
+    def docker(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Debian's own CLI, `/usr/bin/docker`, against this engine."""
+        import os
+
+        env = {**os.environ, "DOCKER_HOST": self.url, "DOCKER_CONFIG": str(self.workdir / "cli")}
+        return subprocess.run(["/usr/bin/docker", *args], capture_output=True, text=True, env=env)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=10)
+            self._process = None
+
+
 class Containerd:
     """containerd with its CRI plugin (native snapshotter, its own root/state/socket), pulling
     from the given plain-HTTP registries through `hosts.toml`: what a Kubernetes node runs."""

@@ -15,7 +15,7 @@ from startpoints.oci.stores import Stores
 from startpoints.workflows import assemble
 from tests.cli.test_serve_cli import get
 from tests.conftest import minimal_start_point, push_language_image
-from tests.servers import Podman, Registry, free_port, wait_until
+from tests.servers import Dockerd, Registry, free_port, wait_until
 
 
 def catalog_with_images(
@@ -34,7 +34,7 @@ def catalog_with_images(
 
 
 def test_a_storm_of_ready_probes_while_pulling_fetches_each_blob_once(
-    tmp_path: Path, registry: Registry, podman: Podman, unique: str
+    tmp_path: Path, registry: Registry, dockerd: Dockerd, unique: str
 ) -> None:
     catalog, names = catalog_with_images(tmp_path, registry, unique, 6)
     port = free_port()
@@ -54,7 +54,7 @@ def test_a_storm_of_ready_probes_while_pulling_fetches_each_blob_once(
         "--pull",
         "docker",
         "--pull-endpoint",
-        podman.url,
+        dockerd.url,
         "--marker",
         str(marker),
         "--no-access-log",
@@ -92,10 +92,10 @@ def test_a_storm_of_ready_probes_while_pulling_fetches_each_blob_once(
 
 
 def test_pull_command_exits_0_when_all_present_and_lists_failures(
-    tmp_path: Path, registry: Registry, podman: Podman, unique: str
+    tmp_path: Path, registry: Registry, dockerd: Dockerd, unique: str
 ) -> None:
     catalog, names = catalog_with_images(tmp_path, registry, unique, 2)
-    env = {**os.environ, "DOCKER_HOST": podman.url}
+    env = {**os.environ, "DOCKER_HOST": dockerd.url}
     done = subprocess.run(
         [sys.executable, "-m", "startpoints", "pull", str(catalog)],
         capture_output=True,
@@ -117,7 +117,7 @@ def test_pull_command_exits_0_when_all_present_and_lists_failures(
             "pull",
             str(broken),
             "--pull-endpoint",
-            podman.url,
+            dockerd.url,
         ],
         capture_output=True,
         text=True,

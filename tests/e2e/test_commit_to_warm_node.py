@@ -1,7 +1,7 @@
 """From a language repo's commit to a warm node, with no step edited by hand: a new commit →
 its CI step `publish`es → `update` pins it → `assemble` makes the new catalog → `serve --pull`
 on it pre-pulls the new language image and, with eviction on, removes the superseded one →
-`/start_points` shows the new revision. Real registry, git daemon and podman's engine; every
+`/start_points` shows the new revision. Real registry, git daemon and a real Docker Engine (Debian's dockerd); every
 step is the startpoints command a CI job or a node runs."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from startpoints.core.reference import parse
 from startpoints.oci.stores import Stores
 from tests.cli.test_serve_cli import get
 from tests.conftest import RepoFactory, git, push_language_image
-from tests.servers import GitDaemon, Podman, Registry, free_port, wait_until
+from tests.servers import Dockerd, GitDaemon, Registry, free_port, wait_until
 
 
 def startpoints(*args: str) -> str:
@@ -41,7 +41,7 @@ def language_ci(repo: Path, registry: Registry, unique: str, url: str, content: 
 
 
 def serve_until_warm(
-    catalog: Path, podman: Podman, tmp_path: Path, evict: bool = True
+    catalog: Path, dockerd: Dockerd, tmp_path: Path, evict: bool = True
 ) -> dict[str, Any]:
     """`serve --pull docker [--evict-superseded]` until /ready is 200 and superseded images
     are reviewed; its /status and /start_points then."""
@@ -49,7 +49,7 @@ def serve_until_warm(
     evicting = ["--evict-superseded"] if evict else []
     process = subprocess.Popen(
         [sys.executable, "-m", "startpoints", "serve", str(catalog), "--host", "127.0.0.1",
-         "--port", str(port), "--pull", "docker", "--pull-endpoint", podman.url,
+         "--port", str(port), "--pull", "docker", "--pull-endpoint", dockerd.url,
          "--pull-on", "start", *evicting, "--marker", str(tmp_path / "marker.json"),
          "--no-access-log"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -75,7 +75,7 @@ def test_a_commit_reaches_a_warm_node_with_no_step_edited_by_hand(
     make_repo: RepoFactory,
     daemon: GitDaemon,
     registry: Registry,
-    podman: Podman,
+    dockerd: Dockerd,
     unique: str,
     tmp_path: Path,
 ) -> None:
@@ -93,7 +93,7 @@ def test_a_commit_reaches_a_warm_node_with_no_step_edited_by_hand(
         startpoints("assemble", "--from", str(listed), "--output", str(tmp_path / name))
         return tmp_path / name
 
-    v1 = serve_until_warm(release("v1"), podman, tmp_path)
+    v1 = serve_until_warm(release("v1"), dockerd, tmp_path)
     (old,) = v1["start_points"]["start_points"]
 
     # a new commit in the language repo, and its CI
@@ -116,19 +116,19 @@ def test_a_commit_reaches_a_warm_node_with_no_step_edited_by_hand(
     assert f"`{old['revision'][:7]}` → `{new_sha[:7]}`" in body  # the pull request's body
     # a rollout without eviction, then a rollback: the old catalog served again finds its
     # images still on the node, and pulls nothing
-    serve_until_warm(catalog_v2, podman, tmp_path, evict=False)
-    back = serve_until_warm(tmp_path / "v1", podman, tmp_path, evict=False)
+    serve_until_warm(catalog_v2, dockerd, tmp_path, evict=False)
+    back = serve_until_warm(tmp_path / "v1", dockerd, tmp_path, evict=False)
     assert [s["attempts"] for s in back["status"]["images"].values()] == [0]
     assert [e["image"] for e in back["status"]["superseded"]["images"]] == [
         f"{parse(old['image_name']).name}:{new_sha[:7]}"
     ]  # the newer catalog's image, listed, kept
 
-    v2 = serve_until_warm(catalog_v2, podman, tmp_path)
+    v2 = serve_until_warm(catalog_v2, dockerd, tmp_path)
     (new,) = v2["start_points"]["start_points"]
 
     assert new["revision"] == new_sha != old["revision"]
     assert new["image_name"].endswith(f":{new_sha[:7]}")
-    engine = docker.DockerClient(base_url=podman.url)
+    engine = docker.DockerClient(base_url=dockerd.url)
     assert engine.images.get(new["image_name"])
     evicted = v2["status"]["superseded"]["images"]
     assert [(e["image"], e["state"]) for e in evicted] == [(old["image_name"], "removed")]

@@ -139,6 +139,9 @@ class Engine:
 
         except docker.errors.BuildError as error:
             raise StoreError(f"{self.url}: {doing}: {error.msg}") from None
+        except docker.errors.NotFound as error:
+            # Docker answers a pull of a missing manifest 404 at once, before any stream
+            raise NotFound(f"{self.url}: {doing}: {error.explanation or error}") from None
         except docker.errors.APIError as error:
             raise StoreError(f"{self.url}: {doing}: {error.explanation or error}") from None
         except (docker.errors.DockerException, requests.RequestException) as error:

@@ -109,7 +109,7 @@ def ours(
 def all_at_once(backend: runtime.Runtime, sizes: dict[str, int]) -> Callable[..., None]:
     def run(done: Callable[[str], None]) -> None:
         def one(name: str) -> None:
-            backend.pull(name, lambda _fetched: None)
+            backend.pull(name, None, lambda _fetched: None)
             done(name)
 
         threads = [threading.Thread(target=one, args=(name,)) for name in sizes]

@@ -205,6 +205,7 @@ class DockerHubLimits(FaultyProxy):
         self.allowed = allowed
         self.manifest_gets = 0
         self.refused = 0  # 429s answered
+        self.retry_after: str | None = None  # a Retry-After to send with each refusal
         super().__init__(upstream, self._limit)
 
     def _limit(self, method: str, path: str) -> int | None:
@@ -228,7 +229,10 @@ class DockerHubLimits(FaultyProxy):
             "https://www.docker.com/increase-rate-limit"
         )
         body = f'{{"errors":[{{"code":"TOOMANYREQUESTS","message":"{message}"}}]}}'.encode()
-        return body, {"ratelimit-limit": "100;w=21600", "ratelimit-remaining": "0;w=21600"}
+        headers = {"ratelimit-limit": "100;w=21600", "ratelimit-remaining": "0;w=21600"}
+        if self.retry_after is not None:
+            headers["Retry-After"] = self.retry_after
+        return body, headers
 
 
 class AuthRegistry(Registry):

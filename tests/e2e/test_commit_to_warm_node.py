@@ -46,7 +46,8 @@ def serve_until_warm(
     """`serve --pull docker [--evict-superseded]` until /ready is 200 and superseded images
     are reviewed; its /status and /start_points then."""
     port = free_port()
-    evicting = ["--evict-superseded"] if evict else []
+    # at once, for the test: a node keeps them 30 days by default, for the katas made on them
+    evicting = ["--evict-superseded", "--keep-superseded", "0s"] if evict else []
     process = subprocess.Popen(
         [sys.executable, "-m", "startpoints", "serve", str(catalog), "--host", "127.0.0.1",
          "--port", str(port), "--pull", "docker", "--pull-endpoint", dockerd.url,

@@ -1,4 +1,4 @@
-"""The committed CRI stubs are what grpcio-tools makes of proto/cri_image_service.proto."""
+"""The committed CRI and containerd stubs are what grpcio-tools makes of proto/."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ def test_committed_stubs_are_current(tmp_path: Path) -> None:
         env={"PATH": f"{Path(__import__('sys').executable).parent}:/usr/bin:/bin"},
     )
     generated = copy / "src" / "startpoints" / "oci" / "cri_api"
-    for name in (
-        "cri_image_service_pb2.py",
-        "cri_image_service_pb2.pyi",
-        "cri_image_service_pb2_grpc.py",
-    ):
+    for name in [
+        f"{proto}{suffix}"
+        for proto in ("cri_image_service", "containerd_images")
+        for suffix in ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
+    ]:
         assert (generated / name).read_text() == (
             ROOT / "src" / "startpoints" / "oci" / "cri_api" / name
         ).read_text(), name

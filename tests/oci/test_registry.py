@@ -223,3 +223,66 @@ def test_credentials_for_an_engine_or_cri_come_from_docker_config(tmp_path: Path
     assert credentials("ghcr.io", config) == ("octo", "ghp_token")
     assert credentials("docker.io", config) == ("whale", "dckr_pat")
     assert credentials("quay.io", config) is None
+
+
+def test_a_429_is_the_answer_not_retried_into_the_same_quota(
+    registry: Registry, stores: Stores, unique: str
+) -> None:
+    """Docker Hub's refusal, with no Retry-After: one manifest GET, then an error naming the
+    limit and when the six-hour window it advertises ends; not five tries of the same quota."""
+    import time
+
+    from startpoints.oci.registry import RegistryStore
+    from tests.conftest import FAST_RETRY, push_language_image
+    from tests.servers import DockerHubLimits
+
+    ref = parse(f"{registry.host}/limited{unique}/x:1")
+    push_language_image(stores, ref)
+    hub = DockerHubLimits(registry.host, allowed=0)
+    try:
+        store = RegistryStore(hub.host, plain_http=True, retry=FAST_RETRY)
+        behind = parse(f"{hub.host}/limited{unique}/x:1")
+        with pytest.raises(StoreError, match="429 Too Many Requests") as refused:
+            store.fetch_manifest(behind)
+        assert hub.manifest_gets == 1
+        until = time.strftime("%Y-%m-%dT%H", time.gmtime(time.time() + 21600))
+        assert f"rate limited until ~{until}" in str(refused.value)
+        digest, limit = store.head(behind)  # a HEAD is free, and says the same limit
+        assert digest and (limit.remaining, limit.window) == (0, 21600.0)
+    finally:
+        hub.close()
+
+
+def test_a_429_with_retry_after_is_waited_out_then_asked_again(
+    registry: Registry, stores: Stores, unique: str
+) -> None:
+    import time
+
+    from startpoints.oci.registry import RegistryStore
+    from tests.conftest import FAST_RETRY, push_language_image
+    from tests.servers import DockerHubLimits
+
+    ref = parse(f"{registry.host}/limited{unique}/y:1")
+    push_language_image(stores, ref)
+    hub = DockerHubLimits(registry.host, allowed=0)
+    hub.retry_after = "1"
+    store = RegistryStore(hub.host, plain_http=True, retry=FAST_RETRY)
+    behind = parse(f"{hub.host}/limited{unique}/y:1")
+    seen: list[int] = []
+    original = hub.fault
+
+    def open_after_one(method: str, path: str) -> int | None:
+        refused = original(method, path)
+        seen.append(refused or 200)
+        if refused:
+            hub.allowed = 100  # the next GET is let through
+        return refused
+
+    hub.fault = open_after_one
+    try:
+        started = time.monotonic()
+        store.fetch_manifest(behind)
+        assert [s for s in seen if s == 429] == [429]
+        assert time.monotonic() - started >= 1.0  # the registry's Retry-After, not our backoff
+    finally:
+        hub.close()

@@ -42,19 +42,26 @@ def blobs_of(registry: Registry, refs: list[Reference]) -> list[str]:
     ]
 
 
-class Gated:
-    """A real backend whose pulls wait at a gate, so a test can look while pulls are running."""
+class Around:
+    """A real runtime, every call passed through but those a test watches."""
 
     def __init__(self, inner: runtime.Runtime) -> None:
         self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class Gated(Around):
+    """A real runtime whose pulls wait at a gate, so a test can look while pulls are running."""
+
+    def __init__(self, inner: runtime.Runtime) -> None:
+        super().__init__(inner)
         self.gate = threading.Event()
 
-    def present(self, image: str) -> bool:
-        return self.inner.present(image)
-
-    def pull(self, image: str, progress: runtime.Progress) -> None:
+    def pull(self, image: str, digest: str | None, progress: runtime.Progress) -> None:
         self.gate.wait(30)
-        self.inner.pull(image, progress)
+        self.inner.pull(image, digest, progress)
 
 
 def test_overlapping_pokes_pull_each_image_once_and_ready_never_waits(
@@ -309,15 +316,14 @@ def test_the_engine_reports_bytes_as_they_arrive_and_the_totals_add_up(
     seen = told[str(ref)]
     backend = runtime.EngineRuntime(engine.url, None)
 
-    class Watching:
-        def present(self, image: str) -> bool:
-            return backend.present(image)
-
-        def pull(self, image: str, progress: runtime.Progress) -> None:
-            backend.pull(image, lambda fetched: (told[image].append(fetched), progress(fetched)))
+    class Watching(Around):
+        def pull(self, image: str, digest: str | None, progress: runtime.Progress) -> None:
+            backend.pull(
+                image, digest, lambda fetched: (told[image].append(fetched), progress(fetched))
+            )
 
     puller = pull.Puller(
-        [str(ref), str(small)], Watching(), identity="b", attempts=1, sizes={str(ref): size}
+        [str(ref), str(small)], Watching(backend), identity="b", attempts=1, sizes={str(ref): size}
     )
     before = puller.progress()
     assert (before["bytes_done"], before["bytes_total"], before["sized"]) == (0, size, 1)
@@ -411,18 +417,15 @@ def test_a_one_shot_pull_reports_the_rate_limit_and_does_not_wait(
         cri = runtime.CriRuntime(containerd.url, None)
         asked: list[int] = []
 
-        class Counting:
-            def present(self, image: str) -> bool:
-                return cri.present(image)
-
-            def pull(self, image: str, progress: runtime.Progress) -> None:
+        class Counting(Around):
+            def pull(self, image: str, digest: str | None, progress: runtime.Progress) -> None:
                 try:
-                    cri.pull(image, progress)
+                    cri.pull(image, digest, progress)
                 finally:
                     asked.append(hub.manifest_gets)
 
         puller = pull.Puller(
-            [str(r) for r in refs], Counting(), identity="o", jobs=1, attempts=3, backoff=FAST
+            [str(r) for r in refs], Counting(cri), identity="o", jobs=1, attempts=3, backoff=FAST
         )
         assert not puller.run_once()
         errors = [s["error"] for s in puller.states().values() if s["state"] == "failed"]
@@ -448,11 +451,11 @@ def test_superseded_images_are_listed_then_evicted_but_never_one_in_use_or_outsi
     push_language_image(Stores(), parse(other), content="another language")
     backend = runtime.EngineRuntime(engine.url, None)
     for name in (f"{repo}:old1", f"{repo}:old2", f"{repo}:alias", other):
-        backend.pull(name, lambda _fetched: None)
+        backend.pull(name, None, lambda _fetched: None)
     client = docker.DockerClient(base_url=engine.url)
     container = client.containers.create(f"{repo}:old2", command=["x"])
     try:
-        listing = pull.Puller([f"{repo}:new"], backend, identity="e", attempts=1)
+        listing = pull.Puller([f"{repo}:new"], backend, identity="e", attempts=1, keep_superseded=0)
         assert listing.run_once()
         superseded = listing.superseded()
         assert [(e["image"], e["state"]) for e in superseded["images"]] == [
@@ -460,14 +463,16 @@ def test_superseded_images_are_listed_then_evicted_but_never_one_in_use_or_outsi
             (f"{repo}:old2", "in use"),
         ]
         assert superseded["bytes"] == superseded["images"][0]["bytes"] > 0
-        assert backend.present(f"{repo}:old1")  # listed only
+        assert backend.held(f"{repo}:old1")  # listed only
 
-        evicting = pull.Puller([f"{repo}:new"], backend, identity="e", attempts=1, evict=True)
+        evicting = pull.Puller(
+            [f"{repo}:new"], backend, identity="e", attempts=1, evict=True, keep_superseded=0
+        )
         assert evicting.run_once()
         assert [e["state"] for e in evicting.superseded()["images"]] == ["removed", "in use"]
-        assert not backend.present(f"{repo}:old1")
+        assert not backend.held(f"{repo}:old1")
         for kept in (f"{repo}:old2", f"{repo}:alias", f"{repo}:new", other):
-            assert backend.present(kept), kept
+            assert backend.held(kept), kept
     finally:
         container.remove()
 
@@ -479,13 +484,15 @@ def test_superseded_images_are_evicted_through_the_cri(
     for tag in ("new", "old"):
         push_language_image(Stores(), parse(f"{repo}:{tag}"), content=f"java {tag}")
     backend = runtime.CriRuntime(containerd.url, None)
-    backend.pull(f"{repo}:old", lambda _fetched: None)
-    listing = pull.Puller([f"{repo}:new"], backend, identity="c", attempts=1)
+    backend.pull(f"{repo}:old", None, lambda _fetched: None)
+    listing = pull.Puller([f"{repo}:new"], backend, identity="c", attempts=1, keep_superseded=0)
     assert listing.run_once()
     assert [(e["image"], e["state"]) for e in listing.superseded()["images"]] == [
         (f"{repo}:old", "would remove")
     ]
-    evicting = pull.Puller([f"{repo}:new"], backend, identity="c", attempts=1, evict=True)
+    evicting = pull.Puller(
+        [f"{repo}:new"], backend, identity="c", attempts=1, evict=True, keep_superseded=0
+    )
     assert evicting.run_once()
     assert evicting.superseded()["images"][0]["state"] == "removed"
     assert f"{repo}:old" not in containerd.ctr_images()
@@ -526,7 +533,7 @@ def test_only_what_fits_below_the_gc_threshold_is_pulled_and_the_rest_is_named(
     try:
         made = [big_image(registry, unique, 10 * 1024 * 1024, name=f"lang{i}") for i in range(3)]
         sizes = {str(ref): size for ref, size in made}
-        budget = Budget(small_image_fs, high=85, expansion=2.0)  # ~20 MiB each; room ~53 MiB
+        budget = Budget(small_image_fs, limit=85, expansion=2.0)  # ~20 MiB each; room ~53 MiB
         puller = pull.Puller(
             list(sizes), backend, identity="d", attempts=1, sizes=sizes, budget=budget
         )
@@ -556,11 +563,11 @@ def test_with_a_quota_read_by_a_free_head_no_more_pulls_start_than_remain(
     store = RegistryStore(hub.host, plain_http=True)
     try:
         refs = behind(hub.host, images(registry, unique, count=3))
-        assert store.pulls_left(refs[0]) == 1
+        assert store.head(refs[0])[1].remaining == 1
         puller = pull.Puller(
             [str(r) for r in refs], runtime.CriRuntime(containerd.url, None), identity="q",
             jobs=1, attempts=2, backoff=FAST,
-            quota=lambda image: store.pulls_left(parse(image)),
+            look=lambda image: store.head(parse(image)), check_quota=True,
         )  # fmt: skip
         assert not puller.run_once()
         states = sorted(s["state"] for s in puller.states().values())

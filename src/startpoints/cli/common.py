@@ -119,37 +119,47 @@ def add_pull_options(
         type=float,
         default=900.0,
         help="seconds a registry that answers 'too many requests' is left alone, all its "
-        "images, ±20%% (default 900)",
+        "images, where it says neither Retry-After nor its window (default 900, ±20%%)",
     )
 
     parser.add_argument(
         "--evict-superseded",
         action="store_true",
         help="once every image is present, remove this node's images of the catalog's "
-        "language repositories under tags the catalog no longer names (never one in use); "
-        "without it they are only listed, on /status and the status page",
+        "language repositories under tags the catalog no longer names, --keep-superseded "
+        "after they stopped being named (never one in use; only the node's newest catalog "
+        "does); without it they are only listed, on /status and the status page",
     )
-
+    parser.add_argument(
+        "--keep-superseded",
+        metavar="DURATION",
+        type=duration,
+        default="30d",
+        help="how long a superseded image is kept for the katas created on it, e.g. 30d, "
+        "12h, 90s (default 30d, as cyber-dojo's runner keeps images used within a month)",
+    )
     parser.add_argument(
         "--check-quota",
         action="store_true",
-        help="before pulling, HEAD one manifest per registry (free on Docker Hub) to read the "
-        "pulls it still allows (ratelimit-remaining, with the credentials of config.json), "
-        "and start no more than that",
+        help="before pulling, and after each hold, HEAD one manifest per registry (free on "
+        "Docker Hub) to read the pulls it still allows (ratelimit-remaining, with the "
+        "credentials of config.json), and start no more than that",
     )
     parser.add_argument(
         "--image-fs",
         metavar="PATH",
         type=Path,
         help="the runtime's image filesystem (mounted read-only): pull only what fits below "
-        "--disk-high, report the rest (default: not checked)",
+        "--disk-limit, report the rest (default: not checked)",
     )
     parser.add_argument(
-        "--disk-high",
+        "--disk-limit",
         metavar="PERCENT",
         type=float,
-        default=85.0,
-        help="kubelet's image GC high threshold, percent used (default 85)",
+        default=80.0,
+        help="fill the image filesystem to at most this, counted as the kubelet counts "
+        "(available space); default 80, the kubelet's image GC low threshold, so its GC "
+        "(from 85) finds nothing to do",
     )
     parser.add_argument(
         "--expansion",
@@ -157,6 +167,19 @@ def add_pull_options(
         default=3.0,
         help="disk bytes per compressed byte: blobs kept plus layers unpacked (default 3.0)",
     )
+
+
+def duration(text: str) -> float:
+    """`30d`, `12h`, `15m`, `90s` or plain seconds, as seconds."""
+    units = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+    number, unit = (text[:-1], units[text[-1]]) if text[-1:] in units else (text, 1.0)
+    try:
+        seconds = float(number) * unit
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a duration like 30d, 12h or 90s") from None
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a duration like 30d, 12h or 90s")
+    return seconds
 
 
 def budget(args: argparse.Namespace) -> Any:
@@ -168,23 +191,23 @@ def budget(args: argparse.Namespace) -> Any:
 
     if not args.image_fs.is_dir():
         raise StartpointsError(f"--image-fs {args.image_fs}: no such folder")
-    return Budget(args.image_fs, high=args.disk_high, expansion=args.expansion)
+    return Budget(args.image_fs, limit=args.disk_limit, expansion=args.expansion)
 
 
-def quota(args: argparse.Namespace) -> Any:
-    """--check-quota's reader: image → the pulls its registry still allows, or None."""
-    if not args.check_quota:
-        return None
+def look(args: argparse.Namespace) -> Any:
+    """The registry's manifest HEAD (free on Docker Hub), with config.json's credentials:
+    image → (the digest its tag names now, the rate limit the registry states)."""
+    from startpoints.core.ratelimit import Limit
     from startpoints.core.reference import parse
 
     opened = stores(args)
 
-    def pulls_left(image: str) -> int | None:
+    def head(image: str) -> tuple[str | None, Limit]:
         ref = parse(image)
         store = opened.for_ref(ref)
-        return store.pulls_left(ref) if hasattr(store, "pulls_left") else None
+        return store.head(ref) if hasattr(store, "head") else (None, Limit())
 
-    return pulls_left
+    return head
 
 
 def list_sources(path: Path) -> list[str]:
@@ -200,19 +223,22 @@ def list_sources(path: Path) -> list[str]:
 
 def puller(args: argparse.Namespace, catalog: Any, **more: Any) -> Any:
     """The Puller the pull options (add_pull_options) ask for, over `catalog`'s images; `more`
-    is what the verb adds (serve: marker and recheck; pull: attempts and backoff)."""
+    is what the verb adds (serve: marker, record and recheck; pull: attempts and backoff)."""
     from startpoints.prepull.puller import Puller
 
     return Puller(
         catalog.image_names,
         pull_runtime(args),
         identity=catalog.identity,
+        digests=catalog.image_digests,
         sizes=catalog.image_sizes,
         first=pull_first(args, catalog),
         rate_limit_wait=args.rate_limit_wait,
+        look=look(args),
+        check_quota=args.check_quota,
         evict=args.evict_superseded,
+        keep_superseded=args.keep_superseded,
         budget=budget(args),
-        quota=quota(args),
         jobs=args.pull_jobs,
         **more,
     )

@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     states = puller.states()
     if args.json:
         print(json.dumps(states))
+    for state in states.values():
+        if state.get("moved"):
+            print(f"startpoints: warning: {state['moved']}", file=sys.stderr)
     failed = {image: s for image, s in states.items() if s["state"] != "present"}
     for image, state in failed.items():
         print(f"startpoints: error: {state['error'] or image + ': not present'}", file=sys.stderr)

@@ -35,7 +35,15 @@ def add(verbs: Any) -> None:
     parser.add_argument(
         "--marker",
         default=DEFAULT_MARKER,
-        help=f"written once every image is present (default {DEFAULT_MARKER})",
+        help="written once every image is present, naming the catalog and its digests: a "
+        f"restart that finds it is ready at once and verifies in the background (default "
+        f"{DEFAULT_MARKER}; put it on the node's disk to outlive the container)",
+    )
+    parser.add_argument(
+        "--node-record",
+        metavar="PATH",
+        help="the record every puller of this node shares (which catalog is newest, since "
+        "when each image is superseded); default: startpoints-node.json beside --marker",
     )
     parser.add_argument(
         "--recheck",
@@ -58,7 +66,15 @@ def run(args: argparse.Namespace) -> int:
 
     readiness = None
     if args.pull != "none":
-        readiness = common.puller(args, catalog, marker=Path(args.marker), recheck=args.recheck)
+        from startpoints.prepull.record import NodeRecord
+
+        marker = Path(args.marker)
+        record = NodeRecord(
+            Path(args.node_record or marker.with_name("startpoints-node.json")),
+            # a puller rechecking is alive while it says so; one that runs once, for an hour
+            alive=3 * args.recheck if args.recheck else 3600.0,
+        )
+        readiness = common.puller(args, catalog, marker=marker, record=record, recheck=args.recheck)
         if args.pull_on == "start":
             readiness.poke()
     from startpoints.core import words

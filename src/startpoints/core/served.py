@@ -60,6 +60,16 @@ class Served:
             if sp.get("image_name") and isinstance(sp.get("image_size"), int)
         }
 
+    @property
+    def image_digests(self) -> dict[str, str]:
+        """Each language image's digest, where the catalog records one: what every node
+        must hold under its tag, whatever the tag names later."""
+        digests: dict[str, str] = {}
+        for sp in self.start_points:
+            if sp.get("image_name") and isinstance(sp.get("image_digest"), str):
+                digests.setdefault(str(sp["image_name"]), sp["image_digest"])
+        return digests
+
     def manifest(self, name: str) -> dict[str, Any] | None:
         """By served name first, then by raw display_name, as cyber-dojo looks them up."""
         return self.manifests.get(name) or self.manifests.get(self.aliases.get(name, ""))

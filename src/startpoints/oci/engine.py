@@ -61,19 +61,32 @@ class Engine:
             loaded = self._client.images.load(buffer.getvalue())
         return str(loaded[0].id) if loaded else ""
 
-    def image_id(self, name: str) -> str | None:
-        """The id of the local image `name`, or None."""
+    def inspect(self, name: str) -> tuple[str, list[str]] | None:
+        """(id, digested names it was pulled by) of the local image `name`, or None."""
         try:
             with self._errors(f"inspecting {name}"):
-                return str(self._client.images.get(name).id)
+                found = self._client.images.get(name)
         except NotFound:
             return None
+        return str(found.id), [str(d) for d in found.attrs.get("RepoDigests") or []]
 
-    def listed(self) -> list[tuple[str, list[str], int]]:
-        """Every image: (id, tags, size on the node)."""
+    def tag(self, source: str, name: str) -> None:
+        """Tag the local image `source` as `name` (moving `name` if it names another)."""
+        repository, _, tag = name.rpartition(":")
+        with self._errors(f"tagging {source} as {name}"):
+            if not self._client.api.tag(source, repository, tag):
+                raise StoreError(f"{self.url}: tagging {source} as {name}: refused")
+
+    def listed(self) -> list[tuple[str, list[str], list[str], int]]:
+        """Every image: (id, tags, digested names, size on the node)."""
         with self._errors("listing images"):
             return [
-                (str(i.id), list(i.tags), int(i.attrs.get("Size") or 0))
+                (
+                    str(i.id),
+                    list(i.tags),
+                    [str(d) for d in i.attrs.get("RepoDigests") or []],
+                    int(i.attrs.get("Size") or 0),
+                )
                 for i in self._client.images.list()
             ]
 
@@ -105,11 +118,14 @@ class Engine:
         auth: dict[str, str] | None = None,
         progress: Callable[[int], None] = lambda _fetched: None,
     ) -> str:
-        """Pull `name`; `progress` is told the bytes fetched so far, summed over its layers,
-        as the engine's progress stream reports them."""
-        repository, _, tag = (
-            name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")
-        )
+        """Pull `name` (by tag, or by digest: `repo@sha256:…`); `progress` is told the bytes
+        fetched so far, summed over its layers, as the engine's progress stream reports them."""
+        if "@" in name:
+            repository, _, tag = name.partition("@")
+        else:
+            repository, _, tag = (
+                name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")
+            )
         doing = f"pulling {name}"
         layers: dict[str, tuple[int, int]] = {}
         with self._errors(doing):
@@ -126,7 +142,8 @@ class Engine:
                     raise (NotFound if missing else StoreError)(f"{self.url}: {doing}: {failed}")
                 if _layer_bytes(event, layers):
                     progress(sum(fetched for fetched, _ in layers.values()))
-        return self.image_id(name) or ""
+        found = self.inspect(name)
+        return found[0] if found else ""
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:

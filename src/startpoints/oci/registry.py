@@ -34,7 +34,7 @@ import requests
 import requests.adapters
 import requests.utils
 
-from startpoints.core import strictjson
+from startpoints.core import ratelimit, strictjson
 from startpoints.core.limits import DEFAULT, Limits
 from startpoints.core.reference import Reference
 from startpoints.core.words import count
@@ -127,14 +127,15 @@ class RegistryStore:
             raise StoreError(f"{ref}: registry sent a manifest with digest {descriptor.digest}")
         return data, descriptor
 
-    def pulls_left(self, ref: Reference) -> int | None:
-        """The pulls this client may still make, as Docker Hub's `ratelimit-remaining` header
-        on a manifest HEAD says (`N;w=SECONDS`); None where the registry says nothing. The
-        HEAD itself is free."""
+    def head(self, ref: Reference) -> tuple[str | None, ratelimit.Limit]:
+        """The digest `ref` names now (None where it names nothing) and the rate limit the
+        answer states, from one manifest HEAD, which Docker Hub does not count as a pull."""
         response = self._request(ref, "HEAD", f"manifests/{ref.identifier}", accept=True)
-        remaining = response.headers.get("ratelimit-remaining", "")
-        count = remaining.split(";", 1)[0].strip()
-        return int(count) if count.isdigit() else None
+        limit = ratelimit.read(response.headers, time.time())
+        if response.status_code == 404:
+            return None, limit
+        self._check(response, ref, "resolving")
+        return response.headers.get("Docker-Content-Digest") or None, limit
 
     def tags(self, ref: Reference) -> list[str]:
         """Every tag of `ref`'s repository (the tags/list API, following its Link pages). A
@@ -382,9 +383,11 @@ class RegistryStore:
     ) -> requests.Response:
         last = ""
         unreachable: _Unreachable | None = None
+        waited = False  # a Retry-After already waited out stands for the backoff
         for attempt in range(self.retry.attempts):
-            if attempt:
+            if attempt and not waited:
                 time.sleep(self.retry.delay(attempt - 1))
+            waited = False
             if stop.is_set():
                 break
             try:
@@ -401,11 +404,34 @@ class RegistryStore:
             last = (
                 f"{self.host} answered {response.status_code} for {response.request.method} {ref}"
             )
+            if response.status_code == 429:
+                self._wait_out(response, ref, attempt, stop)
+                waited = True
         if unreachable is not None:  # one line naming the host and why, not the library's dump
             raise Unreachable(
                 self.host, f"{unreachable.cause}; {count(self.retry.attempts, 'attempt')}"
             )
         raise StoreError(f"{last} (gave up after {count(self.retry.attempts, 'attempt')})")
+
+    def _wait_out(
+        self, response: requests.Response, ref: Reference, attempt: int, stop: threading.Event
+    ) -> None:
+        """A 429 is retried only when the registry says how soon (Retry-After) and that fits
+        the tries and the deadline; otherwise it is the answer: every retry would count
+        against the same quota (core/ratelimit.py)."""
+        limit = ratelimit.read(response.headers, time.time())
+        wait = limit.retry_after
+        soon = wait is not None and wait <= self.limits.registry_deadline / 2
+        if soon and attempt + 1 < self.retry.attempts and not stop.wait(wait or 0):
+            return
+        until = time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + limit.hold(default=0))
+        )
+        raise StoreError(
+            f"{self.host} answered 429 Too Many Requests for {response.request.method} {ref}: "
+            f"rate limited{f' until ~{until}' if limit.said else ''} (not retried: each try "
+            "counts against the same quota)"
+        )
 
     def _check(
         self,

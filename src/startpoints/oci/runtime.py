@@ -1,5 +1,11 @@
 """A node's image runtime as the pre-pull sees it: a Docker Engine API (docker, podman) or a
-CRI ImageService (containerd, CRI-O), each behind the same small interface."""
+CRI ImageService (containerd, CRI-O), each behind the same small interface.
+
+An image a catalog names is a tag and the digest the catalog recorded. `pull` fetches the
+digest and gives it the tag, so every node holds what the catalog recorded even after the
+tag was moved in the registry; `held` says what the node holds under a tag (the digests it
+was pulled by), so a move is seen without asking the registry.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,15 @@ from typing import Protocol
 from startpoints.errors import InUse, StartpointsError
 
 Progress = Callable[[int], None]  # bytes of an image fetched so far
+
+
+@dataclass(frozen=True)
+class Held:
+    """What the node holds under a tag."""
+
+    id: str
+    digests: frozenset[str]  # the manifest digests it was pulled by
+    pinned: bool | None = None  # None: the runtime has no pinning (Docker: no image GC)
 
 
 @dataclass(frozen=True)
@@ -26,7 +41,18 @@ class Local:
 class Runtime(Protocol):
     """Where images are pulled to."""
 
-    def present(self, image: str) -> bool: ...
+    def held(self, image: str) -> Held | None:
+        """What the node holds under the tag `image`, or None."""
+        ...
+
+    def pull(self, image: str, digest: str | None, progress: Progress) -> None:
+        """Pull `image` (by `digest` where given, then tagged `image`), calling `progress` as
+        its bytes arrive where the runtime says."""
+        ...
+
+    def pin(self, image: str, pinned: bool) -> None:
+        """Keep `image` from the node's image GC, or let it go (a no-op where there is none)."""
+        ...
 
     def local(self) -> list[Local]:
         """Every image on the node, with whether a container uses it."""
@@ -36,13 +62,22 @@ class Runtime(Protocol):
         """Remove it; InUse when a container uses it."""
         ...
 
-    def pull(self, image: str, progress: Progress) -> None:
-        """Pull `image`, calling `progress` as its bytes arrive where the runtime says."""
-        ...
+
+def digests_of(names: list[str]) -> frozenset[str]:
+    """The digests of `repo@sha256:…` names."""
+    return frozenset(name.rpartition("@")[2] for name in names if "@" in name)
+
+
+def by_digest(image: str, digest: str) -> str:
+    """`repo:tag` and `sha256:…` as `repo@sha256:…`."""
+    from startpoints.core.reference import parse
+
+    return str(parse(image).at_digest(digest))
 
 
 class EngineRuntime:
-    """Pulls through a Docker Engine API (docker, podman), as on a commander-started server."""
+    """Pulls through a Docker Engine API (docker, podman), as on a commander-started server.
+    dockerd collects no images by itself: nothing to pin."""
 
     def __init__(self, endpoint: str | None, docker_config: Path | None) -> None:
         from startpoints.oci.engine import Engine
@@ -50,25 +85,35 @@ class EngineRuntime:
         self.engine = Engine(endpoint)
         self.docker_config = docker_config
 
-    def present(self, image: str) -> bool:
-        return self.engine.image_id(image) is not None
+    def held(self, image: str) -> Held | None:
+        found = self.engine.inspect(image)
+        return Held(found[0], digests_of(found[1])) if found else None
+
+    def pull(self, image: str, digest: str | None, progress: Progress) -> None:
+        found = _credentials(image, self.docker_config)
+        auth = {"username": found[0], "password": found[1]} if found else None
+        if digest is None:
+            self.engine.pull(image, auth, progress)
+            return
+        pinned = by_digest(image, digest)
+        self.engine.pull(pinned, auth, progress)
+        self.engine.tag(pinned, image)
+
+    def pin(self, image: str, pinned: bool) -> None:
+        pass
 
     def local(self) -> list[Local]:
         used = self.engine.in_use()
-        return [Local(i, tuple(tags), size, i in used) for i, tags, size in self.engine.listed()]
+        return [Local(i, tuple(tags), size, i in used) for i, tags, _, size in self.engine.listed()]
 
     def remove(self, image: Local) -> None:
         for tag in image.tags:  # the engine untags; the image goes with its last tag
             self.engine.remove(tag)
 
-    def pull(self, image: str, progress: Progress) -> None:
-        found = _credentials(image, self.docker_config)
-        auth = {"username": found[0], "password": found[1]} if found else None
-        self.engine.pull(image, auth, progress)
-
 
 class CriRuntime:
-    """Pulls through a node's CRI ImageService (containerd, CRI-O), as kubelet does."""
+    """Pulls through a node's CRI ImageService (containerd, CRI-O), as kubelet does; tags and
+    pins through containerd's images service (CRI-O has none: Unsupported)."""
 
     def __init__(self, endpoint: str, docker_config: Path | None) -> None:
         from startpoints.oci.cri import Cri
@@ -76,14 +121,37 @@ class CriRuntime:
         self.cri = Cri(endpoint)
         self.docker_config = docker_config
 
-    def present(self, image: str) -> bool:
-        return self.cri.present(image)
+    def held(self, image: str) -> Held | None:
+        from startpoints.oci.cri import PINNED
+
+        found = self.cri.status(image)
+        if found is None:
+            return None
+        labels = self.cri.labels(image) or {}
+        return Held(found[0], digests_of(found[2]), labels.get(PINNED) == "pinned")
+
+    def pull(self, image: str, digest: str | None, progress: Progress) -> None:
+        # the CRI's PullImage is one call that answers when done: no bytes on the way
+        credentials = _credentials(image, self.docker_config)
+        if digest is None:
+            self.cri.pull(image, credentials)
+            return
+        pinned = by_digest(image, digest)
+        self.cri.pull(pinned, credentials)
+        self.cri.tag(_cri_name(image), _cri_name(pinned))
+
+    def pin(self, image: str, pinned: bool) -> None:
+        """Every name of the image `image` names: the kubelet removes an image by id, so
+        one unpinned name would leave it unguarded."""
+        found = self.cri.status(image)
+        if found is not None:
+            self.cri.pin([*found[1], *found[2]], pinned)
 
     def local(self) -> list[Local]:
         used = self.cri.in_use()
         return [
             Local(i, tuple(tags), size, i in used or bool(used.intersection(tags)))
-            for i, tags, size in self.cri.listed()
+            for i, tags, _, size in self.cri.listed()
         ]
 
     def remove(self, image: Local) -> None:
@@ -92,10 +160,6 @@ class CriRuntime:
         if image.id in used or used.intersection(image.tags):
             raise InUse(f"{image.id}: in use")
         self.cri.remove(image.id)
-
-    def pull(self, image: str, progress: Progress) -> None:
-        # the CRI's PullImage is one call that answers when done: no bytes on the way
-        self.cri.pull(image, _credentials(image, self.docker_config))
 
 
 DEFAULT_ENDPOINTS = {"cri": "unix:///run/containerd/containerd.sock", "docker": None}
@@ -107,6 +171,16 @@ def runtime(kind: str, endpoint: str | None, docker_config: Path | None) -> Runt
     if kind == "cri":
         return CriRuntime(endpoint or str(DEFAULT_ENDPOINTS["cri"]), docker_config)
     raise StartpointsError(f"--pull {kind}: not docker, cri or none")
+
+
+def _cri_name(image: str) -> str:
+    """The name containerd's CRI plugin records an image under: fully qualified
+    (`docker.io/library/python:3`), as the CRI normalises what it is asked for."""
+    from startpoints.core.reference import parse
+
+    ref = parse(image)
+    name = f"{ref.domain}/{ref.api_repository}"
+    return f"{name}@{ref.digest}" if ref.digest else f"{name}:{ref.tag or 'latest'}"
 
 
 def _credentials(image: str, docker_config: Path | None) -> tuple[str, str] | None:

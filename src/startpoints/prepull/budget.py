@@ -1,6 +1,11 @@
-"""The disk budget: what may still be pulled onto the runtime's image filesystem without
-crossing kubelet's image-GC high threshold (85% used, by default). Filling the disk past it
-feeds kubelet's garbage collector a loop: it evicts images, the puller pulls them again.
+"""The disk budget: what may still be pulled onto the runtime's image filesystem, counted as
+the kubelet counts it, without leaving the kubelet's image GC work to do.
+
+The kubelet reads used space as capacity less *available* space (`f_bavail`: ext4's root
+reserve counts as used), starts collecting at 85% (`--image-gc-high-threshold`) and collects
+down to 80% (`--image-gc-low-threshold`). Filling to the high threshold would leave the
+next container's writes to cross it and the GC to delete what was just pulled: a
+delete-and-re-pull loop. So images are pulled only up to LIMIT, the low threshold.
 
 A compressed image costs more on disk than its size: the runtime keeps the compressed blobs
 (containerd's content store) and the unpacked layers (its snapshots), and layers unpack to
@@ -17,21 +22,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 EXPANSION = 3.0
-HIGH = 85.0  # percent: kubelet's --image-gc-high-threshold default
+LIMIT = 80.0  # percent: the kubelet's --image-gc-low-threshold default
+HIGH = 85.0  # percent: its --image-gc-high-threshold default, never to be reached
 
 
 @dataclass(frozen=True)
 class Budget:
     path: Path
-    high: float = HIGH  # percent of the filesystem that may be used
+    limit: float = LIMIT  # percent of the filesystem that may be used, as the kubelet counts
     expansion: float = EXPANSION
 
     def room(self) -> int:
-        """Bytes that may still be written before `high` percent is used."""
+        """Bytes that may still be written before `limit` percent is used."""
         stat = os.statvfs(self.path)
         total = stat.f_blocks * stat.f_frsize
-        used = (stat.f_blocks - stat.f_bfree) * stat.f_frsize
-        return max(0, int(total * self.high / 100) - used)
+        used = (stat.f_blocks - stat.f_bavail) * stat.f_frsize
+        return max(0, int(total * self.limit / 100) - used)
 
     def cost(self, size: int) -> int:
         return math.ceil(size * self.expansion)

@@ -1,7 +1,9 @@
 """Registry gating: a registry that answers "too many requests" is left alone as a whole, not
-per image, for a long window with jitter (Docker Hub counts each manifest GET, and every retry
-would spend the quota of every node behind the same address); and, where a registry says how
-many pulls it still allows (a free HEAD), no more pulls than that are started."""
+per image (Docker Hub counts each manifest GET, and every retry would spend the quota of every
+node behind the same address), for as long as it says (core/ratelimit.py: Retry-After, else
+its advertised window once the quota is spent, else `wait`), with jitter so nodes do not
+return at once; and, where a registry says how many pulls it still allows (a free HEAD), no
+more pulls than that are started, in every window."""
 
 from __future__ import annotations
 
@@ -12,43 +14,62 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from startpoints.core.ratelimit import Limit
 from startpoints.errors import BadReference, StartpointsError
 
 log = logging.getLogger("startpoints.pull")
 
-Quota = Callable[[str], int | None]  # image → the pulls its registry still allows, or None
+# image → the digest its tag names in the registry now, and the limit the registry states:
+# one manifest HEAD, which Docker Hub does not count
+Look = Callable[[str], tuple[str | None, Limit]]
 
 
 class Gate:
-    def __init__(self, *, wait: float = 900.0, quota: Quota | None = None) -> None:
-        """`wait`: how long a rate-limited registry is left alone (±20%); `quota(image)`: the
-        pulls its registry still allows this node, asked once per registry per run."""
+    def __init__(
+        self, *, wait: float = 900.0, look: Look | None = None, check_quota: bool = False
+    ) -> None:
+        """`wait`: how long a rate-limited registry is left alone when it says nothing of
+        its window (±20%); `look`: the registry's HEAD; `check_quota`: read each registry's
+        pulls left before pulling from it, and again after each hold."""
         self.wait = wait
-        self.quota = quota
+        self.look = look
+        self.check_quota = check_quota and look is not None
         self._lock = threading.Lock()
         self._held: dict[str, float] = {}  # registry → time.time() it may be asked again
-        self._allowed: dict[str, int] = {}  # registry → pulls it may still take this run
+        self._allowed: dict[str, int] = {}  # registry → pulls it may still take this window
+        self._limits: dict[str, Limit] = {}  # registry → what it last said of its limit
 
     def read_quotas(self, images: Sequence[str]) -> None:
         """Each registry's pulls left, by one HEAD of its first image; unknown ones unbounded."""
-        allowed: dict[str, int] = {}
-        if self.quota is not None:
-            asked: set[str] = set()
-            for image in images:
-                registry = registry_of(image)
-                if registry in asked:
-                    continue
-                asked.add(registry)
-                try:
-                    left = self.quota(image)
-                except StartpointsError as error:
-                    log.warning("%s: quota not read: %s", registry, error)
-                    continue
-                if left is not None:
-                    allowed[registry] = left
-                    log.warning("%s allows %d more pulls", registry, left)
         with self._lock:
-            self._allowed = allowed
+            self._allowed = {}
+        if not self.check_quota:
+            return
+        asked: set[str] = set()
+        for image in images:
+            registry = registry_of(image)
+            if registry not in asked:
+                asked.add(registry)
+                self._read_quota(registry, image)
+
+    def _read_quota(self, registry: str, image: str) -> None:
+        limit = self._ask(registry, image)
+        if limit is not None and limit.remaining is not None:
+            with self._lock:
+                self._allowed[registry] = limit.remaining
+            log.warning("%s allows %d more pulls", registry, limit.remaining)
+
+    def _ask(self, registry: str, image: str) -> Limit | None:
+        if self.look is None:
+            return None
+        try:
+            _, limit = self.look(image)
+        except StartpointsError as error:
+            log.warning("%s: its limit not read: %s", registry, error)
+            return None
+        with self._lock:
+            self._limits[registry] = limit
+        return limit
 
     def take(self, registry: str) -> bool:
         """One pull from `registry` within its quota; False (and the registry held) when none
@@ -60,12 +81,20 @@ class Gate:
             if left > 0:
                 self._allowed[registry] = left - 1
                 return True
-        self.hold(registry)
+            said = self._limits.get(registry)
+        self._hold(registry, said or Limit(remaining=0))
         return False
 
-    def hold(self, registry: str) -> None:
-        """Leave `registry` alone for the window, with jitter so nodes do not return at once."""
-        until = time.time() + self.wait * random.uniform(0.8, 1.2)
+    def refused(self, registry: str, image: str) -> None:
+        """The registry refused a pull as too many: hold it for as long as it says (a free
+        HEAD asks it), else for `wait`."""
+        self._hold(registry, self._ask(registry, image) or Limit())
+
+    def _hold(self, registry: str, limit: Limit) -> None:
+        seconds = limit.hold(default=self.wait)
+        # never back before the registry said; the default may come back a little early
+        jitter = random.uniform(1.0, 1.2) if seconds != self.wait else random.uniform(0.8, 1.2)
+        until = time.time() + seconds * jitter
         with self._lock:
             self._held[registry] = max(self._held.get(registry, 0.0), until)
         log.warning("rate limited by %s: no pull from it until ~%s", registry, when(until))
@@ -75,10 +104,12 @@ class Gate:
         with self._lock:
             return self._held.get(registry, 0.0)
 
-    def reopened(self, registry: str) -> None:
-        """A hold ended: a new window, whose quota is unknown again, as before any HEAD."""
+    def reopened(self, registry: str, image: str) -> None:
+        """A hold ended: a new window, whose quota is read again (unbounded where not read)."""
         with self._lock:
             self._allowed.pop(registry, None)
+        if self.check_quota:
+            self._read_quota(registry, image)
 
     def limits(self) -> dict[str, Any]:
         """{"rate_limited": {registry: "until ~T"}} while any is held."""

@@ -1,10 +1,20 @@
-"""The one background pull: every language image of a catalog onto this node, once.
+"""The one background pull: every language image of a catalog onto this node, and kept there.
 
 `poke()` (each /ready) starts it; any number of overlapping probes share it. `ready()` only
-reads state, so it answers at once whatever the pull is doing. Images already present are
-skipped without registry traffic; a failed pull is retried with capped exponential backoff
-until it succeeds, so a registry outage heals without a restart. When every image is present
-a marker file is written (by atomic rename), keyed by the catalog's identity and image list.
+reads state, so it answers at once whatever the pull is doing.
+
+An image is its tag and the digest the catalog recorded: the node must hold that digest
+under that tag. What the runtime holds is compared with the record, so a warm node notices
+a moved tag without asking any registry; a missing or moved image is pulled by digest and
+given the tag back, and the move is named. A failed pull is retried with capped exponential
+backoff until it succeeds, so a registry outage heals without a restart; any other error is
+reported and the loop goes on.
+
+When every image is present a marker naming the catalog and its digests is written (by
+atomic rename): a restart whose marker matches is ready at once, and verifies in the
+background. On the node's record (prepull/record.py) the newest catalog alone pins its
+images, unpins and, past the grace period, evicts superseded ones, and only once all of its
+own images are present.
 """
 
 from __future__ import annotations
@@ -21,15 +31,20 @@ from pathlib import Path
 from typing import Any
 
 from startpoints.core import failure
-from startpoints.errors import NotFound, StartpointsError
-from startpoints.oci.runtime import Runtime
+from startpoints.errors import InUse, NotFound, StartpointsError
+from startpoints.oci.runtime import Held, Local, Runtime
 from startpoints.prepull import plan
 from startpoints.prepull.budget import Budget
-from startpoints.prepull.gate import Gate, Quota, registry_of, when
+from startpoints.prepull.gate import Gate, Look, registry_of, when
+from startpoints.prepull.record import NodeRecord
 from startpoints.prepull.state import States
 from startpoints.prepull.threads import on_daemon_threads
 
 log = logging.getLogger("startpoints.pull")
+
+# cyber-dojo's runner notes (docs/purge-stale-images.txt) keep an image used within a month:
+# a kata keeps the image it was created with, so last month's katas still run on it
+KEEP_SUPERSEDED = 30 * 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -48,7 +63,9 @@ class Puller:
         runtime: Runtime,
         *,
         identity: str,
+        digests: Mapping[str, str] | None = None,
         marker: Path | None = None,
+        record: NodeRecord | None = None,
         jobs: int = 8,
         backoff: Backoff | None = None,
         recheck: float | None = None,
@@ -57,38 +74,47 @@ class Puller:
         sizes: Mapping[str, int] | None = None,
         first: Sequence[str] = (),
         rate_limit_wait: float = 900.0,
+        look: Look | None = None,
+        check_quota: bool = False,
         evict: bool = False,
+        keep_superseded: float = KEEP_SUPERSEDED,
         budget: Budget | None = None,
-        quota: Quota | None = None,
     ) -> None:
-        """`attempts`: per image per run (None: until it succeeds, as a server wants).
+        """`digests`: what the catalog recorded per image (pulled by it, tagged back).
+        `attempts`: per image per run (None: until it succeeds, as a server wants).
         `sizes`: compressed bytes per image (the catalog's); `first`: images to pull before
-        the rest. `rate_limit_wait`, `quota`: the registry gate (prepull/gate.py). `evict`:
-        remove superseded images once every image is present (prepull/superseded.py);
-        without it they are only listed. `budget`: pull only what fits below the image
-        filesystem's GC threshold (prepull/budget.py); the rest is reported, not pulled."""
+        the rest. `rate_limit_wait`, `look`, `check_quota`: the registry gate (gate.py);
+        `look` also names what a moved tag names in the registry now. `record`: the node's
+        record, shared by every puller of this node. `evict`: remove superseded images
+        `keep_superseded` seconds after they stopped being named (superseded.py); without
+        it they are only listed. `budget`: pull only what fits (budget.py)."""
         self.sizes = dict(sizes or {})
+        self.digests = {image: digest for image, digest in (digests or {}).items() if digest}
         self.images = plan.order(images, self.sizes, first)
         self.runtime = runtime
         self.identity = identity
         self.marker = marker
+        self.record = record
         self.jobs = max(1, jobs)
         self.backoff = backoff or Backoff()
         self.recheck = recheck
         self.attempts = attempts
         self.evict = evict
+        self.keep_superseded = keep_superseded
         self.budget = budget
-        self.gate = Gate(wait=rate_limit_wait, quota=quota)
+        self.look = look
+        self.gate = Gate(wait=rate_limit_wait, look=look, check_quota=check_quota)
         self._stop = threading.Event()
         self._sleep = sleep or self._stop.wait
-        self._states = States(self.images, self.sizes)
+        self._states = States(self.images, self.sizes, self.digests)
         self._lock = self._states.lock
         self._superseded: list[dict[str, Any]] | None = None  # None: not reviewed yet
         self._started = False
-        self._warm = False  # latched: every image was present once
+        self._newest = True  # whether this catalog is the node's newest, as last reviewed
         self._last_error: str | None = None
         self._pulls = 0
-        self.marker_matched = False
+        self.marker_matched = self._marker_matches()
+        self._warm = self.marker_matched  # latched: every image was present once
         self.on_done: Callable[[str, str | None], None] = lambda _image, _error: None
 
     # --- read by probes: cheap, never blocks on the pull ---------------------------------
@@ -109,16 +135,24 @@ class Puller:
             }
 
     def progress(self) -> dict[str, Any]:
-        """Bytes done and to do over every image, an ETA from this run's rate, and the
-        registries that rate-limit this node and until when."""
+        """Bytes done and to do over every image, an ETA from this run's rate, the
+        registries that rate-limit this node and until when, the tags found moved, and the
+        last error of the loop."""
         limits = self.gate.limits()
+        moved = self._states.moves()
         with self._lock:
-            return {**self._states.bytes(), **limits}
+            return {
+                **self._states.bytes(),
+                **limits,
+                **({"moved": moved} if moved else {}),
+                **({"last_error": self._last_error} if self._last_error else {}),
+            }
 
     def superseded(self) -> dict[str, Any]:
         """What this node holds of the catalog's repositories under tags it no longer names:
-        each with its bytes and what became of it; `bytes`, what removing them frees (or
-        freed). Listed once every image is present: empty until then."""
+        each with its bytes, since when it is superseded, when it goes, and what became of
+        it; `bytes`, what removing them frees (or freed). Listed once every image is
+        present: empty until then."""
         with self._lock:
             if self._superseded is None:
                 return {}
@@ -147,88 +181,70 @@ class Puller:
     # --- the one background pull ------------------------------------------------------------
 
     def run_once(self) -> bool:
-        """Check every image, pull the missing ones (retrying each until it succeeds or the
-        puller stops); True when every image is present."""
-        self.marker_matched = self._marker_matches()
+        """Check every image, pull the missing and moved ones (retrying each until it
+        succeeds or the puller stops); True when every image is present as recorded."""
+        if self.record is not None:
+            self._newest = self.record.seen(self.identity)
         self._states.new_run()
         self.gate.read_quotas(self.images)
         over = self._over_budget() if self.budget else []
         todo = [image for image in self.images if image not in over]
         results = on_daemon_threads(self._ensure, todo, self.jobs)
-        if all(results) and not over:
+        complete = all(results) and not over
+        if complete:
             self._write_marker()
             with self._lock:
                 self._warm = True
             self._review_superseded()
-            return True
-        return False
+        return complete
+
+    def _run(self) -> None:
+        """run_once, then again every `recheck` seconds; an unexpected error is reported
+        (last_error, the log) and the loop goes on after a backoff."""
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+                failures = 0
+            except Exception as error:  # noqa: BLE001 - the loop outlives any one error
+                failures += 1
+                self._error(f"pre-pull: {type(error).__name__}: {error}")
+                log.exception("pre-pull run failed (%d in a row); going on", failures)
+                self._sleep(self.backoff.delay(failures))
+                continue
+            if not self.recheck:
+                return
+            self._sleep(self.recheck)
 
     def _over_budget(self) -> list[str]:
-        """The missing images that do not fit below the threshold, each marked so (with
-        `evict`, superseded images are removed first to make room)."""
+        """The missing images that do not fit below the limit, each marked so. Nothing is
+        evicted to make room: superseded images are unpinned, and the kubelet's GC frees
+        them when it needs the room."""
         assert self.budget is not None
-        missing = [image for image in self.images if not self._present(image)]
-        fits, over, needed, room = self.budget.split(missing, self.sizes)
-        if over and self.evict:
-            self._review_superseded()
-            fits, over, needed, room = self.budget.split(missing, self.sizes)
+        missing = [image for image in self.images if not self._holds(image)]
+        _, over, needed, room = self.budget.split(missing, self.sizes)
         if over:
             from startpoints.core.words import count, size
 
             why = (
                 f"does not fit: {size(needed)} needed, {size(room)} free below "
-                f"{self.budget.high:g}% of {self.budget.path}"
+                f"{self.budget.limit:g}% of {self.budget.path}"
             )
             for image in over:
                 self._states.set(image, state="no room", error=f"{image}: {why}")
-            with self._lock:
-                self._last_error = f"{count(len(over), 'image')} {why}"
+            self._error(f"{count(len(over), 'image')} {why}")
             log.warning("%s %s", count(len(over), "image"), why)
         return over
 
-    def _present(self, image: str) -> bool:
+    def _holds(self, image: str) -> bool:
         try:
-            return self.runtime.present(image)
+            return self._as_recorded(image, self.runtime.held(image))
         except StartpointsError:
             return False  # asked again, and reported, when it is pulled
 
-    def _review_superseded(self) -> None:
-        """List (and with `evict`, remove) the superseded images; never one in use."""
-        from startpoints.errors import InUse
-        from startpoints.prepull import superseded
-
-        try:
-            found = superseded.superseded(self.images, self.runtime.local())
-        except Exception as error:  # noqa: BLE001 - a listing failure never fails the pull
-            log.warning("superseded images not listed: %s", error)
-            return
-        entries = []
-        for image in found:
-            state = "in use" if image.in_use else "removed" if self.evict else "would remove"
-            if state == "removed":
-                try:
-                    self.runtime.remove(image)
-                except InUse:
-                    state = "in use"
-                except StartpointsError as error:
-                    state = f"not removed: {error}"
-                else:
-                    log.warning(
-                        "removed superseded %s (%d bytes)", ", ".join(image.tags), image.size
-                    )
-            entries.append({"image": ", ".join(image.tags), "bytes": image.size, "state": state})
-        with self._lock:
-            self._superseded = entries
-
-    def _run(self) -> None:
-        try:
-            self.run_once()
-            while self.recheck and not self._stop.is_set():
-                self._sleep(self.recheck)
-                if not self._stop.is_set():
-                    self.run_once()
-        except Exception:  # a pull failure never ends the process
-            log.exception("pre-pull stopped")
+    def _as_recorded(self, image: str, held: Held | None) -> bool:
+        digest = self.digests.get(image)
+        return held is not None and (digest is None or digest in held.digests)
 
     def _ensure(self, image: str) -> bool:
         attempt = 0
@@ -240,16 +256,13 @@ class Puller:
             started = time.monotonic()
             try:
                 self._states.set(image, state="checking")
-                if not self.runtime.present(image):
+                held = self.runtime.held(image)
+                if not self._as_recorded(image, held):
                     if not self.gate.take(registry):
                         attempt -= 1  # not a try: the quota is spent, the registry held
                         continue
-                    self._states.set(image, state="pulling", attempts=attempt)
-                    with self._lock:
-                        self._pulls += 1
-                    self.runtime.pull(image, lambda fetched: self._states.fetched(image, fetched))
-                    if not self.runtime.present(image):
-                        raise StartpointsError(f"{image}: pulled, yet not present")
+                    held = self._pull(image, held, attempt)
+                self._keep(image, held)
                 self._states.fetched(image, self._states.get(image).size or 0)
                 self._states.set(
                     image, state="present", error=None, seconds=round(time.monotonic() - started, 3)
@@ -259,12 +272,11 @@ class Puller:
             except Exception as error:  # noqa: BLE001 - any failure is retried, and reported
                 message = str(error) if isinstance(error, StartpointsError) else f"{image}: {error}"
                 self._states.set(image, state="failed", error=message)
-                with self._lock:
-                    self._last_error = message
+                self._error(message)
                 if isinstance(error, NotFound) and self.attempts is not None:
                     break  # an answer, not a failure to get one: a one-shot pull stops here
                 if failure.kind(message) == "rate_limited":
-                    self.gate.hold(registry)
+                    self.gate.refused(registry, image)
                     if self.attempts is not None:
                         break  # one-shot: the runtime's answer stands, the hold spares the rest
                     continue  # the registry's hold, not this image's backoff, decides
@@ -281,6 +293,101 @@ class Puller:
         self.on_done(image, self._states.get(image).error)
         return False
 
+    def _pull(self, image: str, held: Held | None, attempt: int) -> Held:
+        """Pull `image` as recorded (by digest, tagged back); what the node holds then. A
+        node holding other content under the tag has seen the tag moved; the registry is
+        asked (one free HEAD per pull, never per recheck) what the tag names there now."""
+        digest = self.digests.get(image)
+        if held is not None and digest is not None:
+            self._moved(
+                image, digest, f"this node has {', '.join(sorted(held.digests)) or held.id}"
+            )
+        self._states.set(image, state="pulling", attempts=attempt)
+        with self._lock:
+            self._pulls += 1
+        try:
+            self.runtime.pull(image, digest, lambda fetched: self._states.fetched(image, fetched))
+        except NotFound as error:
+            if digest is None:
+                raise
+            raise NotFound(
+                f"{image}: {digest}, as the catalog recorded it, cannot be pulled: {error}"
+            ) from None
+        now = self.runtime.held(image)
+        if not self._as_recorded(image, now):
+            raise StartpointsError(f"{image}: pulled, yet not present as {digest or 'tagged'}")
+        assert now is not None
+        if digest is not None and self.look is not None:
+            try:
+                there, _ = self.look(image)
+            except StartpointsError as error:
+                log.warning("%s: the registry's digest not read: %s", image, error)
+            else:
+                if there and there != digest:
+                    self._moved(image, digest, f"registry has {there}")
+        return now
+
+    def _moved(self, image: str, digest: str, found: str) -> None:
+        message = f"tag moved: {image} expected {digest} {found}"
+        self._states.set(image, moved=message)
+        log.warning("%s; the node keeps the catalog's", message)
+
+    def _keep(self, image: str, held: Held | None) -> None:
+        """Pin `image` against the node's image GC, where the runtime has one and this is
+        the newest catalog (an older one's puller leaves pins to the newest)."""
+        if held is None or held.pinned is None:
+            return
+        pinned = held.pinned
+        if not pinned and self._newest:
+            self.runtime.pin(image, True)
+            pinned = True
+        self._states.set(image, pinned=pinned)
+
+    def _review_superseded(self) -> None:
+        """List the superseded images; if this is the node's newest catalog, unpin them and,
+        with `evict`, remove those past the grace period; never one in use."""
+        from startpoints.prepull import superseded
+
+        try:
+            found = superseded.superseded(self.images, self.runtime.local())
+            tags = [tag for image in found for tag in image.tags]
+            since = self.record.supersede(self.identity, tags) if self.record else {}
+        except Exception as error:  # noqa: BLE001 - a listing failure never fails the pull
+            self._error(f"superseded images not listed: {error}")
+            return
+        self._newest = since is not None
+        entries = [self._settle(image, since) for image in found]
+        with self._lock:
+            self._superseded = entries
+
+    def _settle(self, image: Local, since: Mapping[str, float] | None) -> dict[str, Any]:
+        """What becomes of one superseded image, as an entry for /status."""
+        entry: dict[str, Any] = {"image": ", ".join(image.tags), "bytes": image.size}
+        if since is None:
+            return {**entry, "state": "kept: a newer catalog's puller decides on this node"}
+        first = min((since.get(tag, time.time()) for tag in image.tags), default=time.time())
+        goes = first + self.keep_superseded
+        entry.update(since=when(first), goes=when(goes))
+        if image.in_use:
+            return {**entry, "state": "in use"}
+        try:
+            for tag in image.tags:
+                self.runtime.pin(tag, False)
+        except StartpointsError as error:
+            log.warning("%s: not unpinned: %s", entry["image"], error)
+        if time.time() < goes:
+            return {**entry, "state": f"kept until {when(goes)}"}
+        if not self.evict:
+            return {**entry, "state": "would remove"}
+        try:
+            self.runtime.remove(image)
+        except InUse:
+            return {**entry, "state": "in use"}
+        except StartpointsError as error:
+            return {**entry, "state": f"not removed: {error}"}
+        log.warning("removed superseded %s (%d bytes)", entry["image"], image.size)
+        return {**entry, "state": "removed"}
+
     def _wait_for(self, registry: str, image: str) -> bool:
         """Wait while `registry` is held (False at once for a one-shot pull, which fails
         the image naming the hold). No request reaches a held registry."""
@@ -290,24 +397,30 @@ class Puller:
             left = until - time.time()
             if left <= 0:
                 if waited:
-                    self.gate.reopened(registry)
+                    self.gate.reopened(registry, image)
+                    if self.gate.until(registry) > time.time():
+                        continue  # read again: still nothing left
                 return True
             waited = True
             message = f"{image}: rate limited by {registry} until ~{when(until)}"
             self._states.set(
                 image, state="failed" if self.attempts is not None else "waiting", error=message
             )
-            with self._lock:
-                self._last_error = message
+            self._error(message)
             if self.attempts is not None:
                 return False
             self._sleep(left)
         return False
 
+    def _error(self, message: str) -> None:
+        with self._lock:
+            self._last_error = message
+
     # --- the marker -----------------------------------------------------------------------------
 
     def _key(self) -> dict[str, Any]:
-        return {"identity": self.identity, "images": self.images}
+        digests = {image: self.digests.get(image) for image in self.images}
+        return {"identity": self.identity, "images": digests}
 
     def _marker_matches(self) -> bool:
         if self.marker is None:
@@ -318,10 +431,15 @@ class Puller:
             return False
 
     def _write_marker(self) -> None:
+        """Written once warm; a marker that cannot be written is reported, never fatal."""
         if self.marker is None or self._marker_matches():
             return
-        self.marker.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.marker.parent, prefix=f".{self.marker.name}.")
-        with os.fdopen(fd, "w") as out:
-            json.dump(self._key(), out)
-        os.replace(tmp, self.marker)
+        try:
+            self.marker.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.marker.parent, prefix=f".{self.marker.name}.")
+            with os.fdopen(fd, "w") as out:
+                json.dump(self._key(), out)
+            os.replace(tmp, self.marker)
+        except OSError as error:
+            self._error(f"marker {self.marker} not written: {error.strerror or error}")
+            log.warning("marker %s not written: %s", self.marker, error)

@@ -17,14 +17,21 @@ class ImageState:
     seconds: float | None = None
     size: int | None = None  # compressed bytes, as the catalog records them
     fetched: int = 0  # bytes this node has of it (all of them once present)
+    digest: str | None = None  # what the catalog recorded: what this node must hold
+    moved: str | None = None  # "tag moved: …" when the tag names other content than that
+    pinned: bool | None = None  # kept from the image GC (None: the runtime has none)
 
 
 class States:
     """Every image's state, behind one lock: the pull writes, probes read, neither waits long."""
 
-    def __init__(self, images: Sequence[str], sizes: Mapping[str, int]) -> None:
+    def __init__(
+        self, images: Sequence[str], sizes: Mapping[str, int], digests: Mapping[str, str]
+    ) -> None:
         self.lock = threading.Lock()
-        self._states = {image: ImageState(size=sizes.get(image)) for image in images}
+        self._states = {
+            image: ImageState(size=sizes.get(image), digest=digests.get(image)) for image in images
+        }
         self._run_started = time.monotonic()
         self._run_fetched = 0  # bytes pulled in this run, for the ETA
 
@@ -52,6 +59,11 @@ class States:
     def as_json(self) -> dict[str, dict[str, Any]]:
         with self.lock:
             return {image: dict(vars(s)) for image, s in self._states.items()}
+
+    def moves(self) -> dict[str, str]:
+        """Each image whose tag was found moved, and what was found."""
+        with self.lock:
+            return {image: s.moved for image, s in self._states.items() if s.moved}
 
     def counts(self) -> tuple[int, dict[str, str]]:
         """Under the lock: how many are present, and each image's state."""

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63ri_image_service.proto\x12\nruntime.v1\"\x8b\x01\n\tImageSpec\x12\r\n\x05image\x18\x01 \x01(\t\x12;\n\x0b\x61nnotations\x18\x02 \x03(\x0b\x32&.runtime.v1.ImageSpec.AnnotationsEntry\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x86\x01\n\nAuthConfig\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x0c\n\x04\x61uth\x18\x03 \x01(\t\x12\x16\n\x0eserver_address\x18\x04 \x01(\t\x12\x16\n\x0eidentity_token\x18\x05 \x01(\t\x12\x16\n\x0eregistry_token\x18\x06 \x01(\t\"3\n\x0bImageFilter\x12$\n\x05image\x18\x01 \x01(\x0b\x32\x15.runtime.v1.ImageSpec\"<\n\x11ListImagesRequest\x12\'\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x17.runtime.v1.ImageFilter\"J\n\x05Image\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\trepo_tags\x18\x02 \x03(\t\x12\x14\n\x0crepo_digests\x18\x03 \x03(\t\x12\x0c\n\x04size\x18\x04 \x01(\x04\"7\n\x12ListImagesResponse\x12!\n\x06images\x18\x01 \x03(\x0b\x32\x11.runtime.v1.Image\"K\n\x12ImageStatusRequest\x12$\n\x05image\x18\x01 \x01(\x0b\x32\x15.runtime.v1.ImageSpec\x12\x0f\n\x07verbose\x18\x02 \x01(\x08\"\x9d\x01\n\x13ImageStatusResponse\x12 \n\x05image\x18\x01 \x01(\x0b\x32\x11.runtime.v1.Image\x12\x37\n\x04info\x18\x02 \x03(\x0b\x32).runtime.v1.ImageStatusResponse.InfoEntry\x1a+\n\tInfoEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"^\n\x10PullImageRequest\x12$\n\x05image\x18\x01 \x01(\x0b\x32\x15.runtime.v1.ImageSpec\x12$\n\x04\x61uth\x18\x02 \x01(\x0b\x32\x16.runtime.v1.AuthConfig\"&\n\x11PullImageResponse\x12\x11\n\timage_ref\x18\x01 \x01(\t\":\n\x12RemoveImageRequest\x12$\n\x05image\x18\x01 \x01(\x0b\x32\x15.runtime.v1.ImageSpec\"\x15\n\x13RemoveImageResponse\"\x17\n\x15ListContainersRequest\"z\n\tContainer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0epod_sandbox_id\x18\x02 \x01(\t\x12$\n\x05image\x18\x04 \x01(\x0b\x32\x15.runtime.v1.ImageSpec\x12\x11\n\timage_ref\x18\x05 \x01(\t\x12\x10\n\x08image_id\x18\n \x01(\t\"C\n\x16ListContainersResponse\x12)\n\ncontainers\x18\x01 \x03(\x0b\x32\x15.runtime.v1.Container2\xcd\x02\n\x0cImageService\x12M\n\nListImages\x12\x1d.runtime.v1.ListImagesRequest\x1a\x1e.runtime.v1.ListImagesResponse\"\x00\x12P\n\x0bImageStatus\x12\x1e.runtime.v1.ImageStatusRequest\x1a\x1f.runtime.v1.ImageStatusResponse\"\x00\x12J\n\tPullImage\x12\x1c.runtime.v1.PullImageRequest\x1a\x1d.runtime.v1.PullImageResponse\"\x00\x12P\n\x0bRemoveImage\x12\x1e.runtime.v1.RemoveImageRequest\x1a\x1f.runtime.v1.RemoveImageResponse\"\x00\x32k\n\x0eRuntimeService\x12Y\n\x0eListContainers\x12!.runtime.v1.ListContainersRequest\x1a\".runtime.v1.ListContainersResponse\"\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63ri_image_service.proto\x12\nruntime.v1\"\x8b\x01\n\tImageSpec\x12\r\n\x05image\x18\x01 \x01(\t\x12;\n\x0b\x61nnotations\x18\x02 \x03(\x0b\x32&.runtime.v1.ImageSpec.AnnotationsEntry\x1a\x32\n\x10\x41nnotationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x86\x01\n\nAuthConfig\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x0c\n\x04\x61uth\x18\x03 \x01(\t\x12\x16\n\x0eserver_address\x18\x04 \x01(\t\x12\x16\n\x0eidentity_token\x18\x05 \x01(\t\x12\x16\n\x0eregistry_token\x18\x06 \x01(\t\"3\n\x0bImageFilter\x12$\n\x05image\x18\x01 \x01(\x0b\x32\x15.runtime.v1.ImageSpec\"<\n\x11ListImagesRequest\x12\'\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x17.runtime.v1.ImageFilter\"Z\n\x05Image\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\trepo_tags\x18\x02 \x03(\t\x12\x14\n\x0crepo_digests\x18\x03 \x03(\t\x12\x0c\n\x04size\x18\x04 \x01(\x04\x12\x0e\n\x06pinned\x18\x08 \x01(\x08\"7\n\x12ListImagesResponse\x12!\n\x06images\x18\x01 \x03(\x0b\x32\x11.runtime.v1.Image\"K\n\x12ImageStatusRequest\x12$\n\x05image\x18\x01 \x01(\x0b\x32\x15.runtime.v1.ImageSpec\x12\x0f\n\x07verbose\x18\x02 \x01(\x08\"\x9d\x01\n\x13ImageStatusResponse\x12 \n\x05image\x18\x01 \x01(\x0b\x32\x11.runtime.v1.Image\x12\x37\n\x04info\x18\x02 \x03(\x0b\x32).runtime.v1.ImageStatusResponse.InfoEntry\x1a+\n\tInfoEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"^\n\x10PullImageRequest\x12$\n\x05image\x18\x01 \x01(\x0b\x32\x15.runtime.v1.ImageSpec\x12$\n\x04\x61uth\x18\x02 \x01(\x0b\x32\x16.runtime.v1.AuthConfig\"&\n\x11PullImageResponse\x12\x11\n\timage_ref\x18\x01 \x01(\t\":\n\x12RemoveImageRequest\x12$\n\x05image\x18\x01 \x01(\x0b\x32\x15.runtime.v1.ImageSpec\"\x15\n\x13RemoveImageResponse\"\x17\n\x15ListContainersRequest\"z\n\tContainer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0epod_sandbox_id\x18\x02 \x01(\t\x12$\n\x05image\x18\x04 \x01(\x0b\x32\x15.runtime.v1.ImageSpec\x12\x11\n\timage_ref\x18\x05 \x01(\t\x12\x10\n\x08image_id\x18\n \x01(\t\"C\n\x16ListContainersResponse\x12)\n\ncontainers\x18\x01 \x03(\x0b\x32\x15.runtime.v1.Container2\xcd\x02\n\x0cImageService\x12M\n\nListImages\x12\x1d.runtime.v1.ListImagesRequest\x1a\x1e.runtime.v1.ListImagesResponse\"\x00\x12P\n\x0bImageStatus\x12\x1e.runtime.v1.ImageStatusRequest\x1a\x1f.runtime.v1.ImageStatusResponse\"\x00\x12J\n\tPullImage\x12\x1c.runtime.v1.PullImageRequest\x1a\x1d.runtime.v1.PullImageResponse\"\x00\x12P\n\x0bRemoveImage\x12\x1e.runtime.v1.RemoveImageRequest\x1a\x1f.runtime.v1.RemoveImageResponse\"\x00\x32k\n\x0eRuntimeService\x12Y\n\x0eListContainers\x12!.runtime.v1.ListContainersRequest\x1a\".runtime.v1.ListContainersResponse\"\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,31 +46,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTIMAGESREQUEST']._serialized_start=371
   _globals['_LISTIMAGESREQUEST']._serialized_end=431
   _globals['_IMAGE']._serialized_start=433
-  _globals['_IMAGE']._serialized_end=507
-  _globals['_LISTIMAGESRESPONSE']._serialized_start=509
-  _globals['_LISTIMAGESRESPONSE']._serialized_end=564
-  _globals['_IMAGESTATUSREQUEST']._serialized_start=566
-  _globals['_IMAGESTATUSREQUEST']._serialized_end=641
-  _globals['_IMAGESTATUSRESPONSE']._serialized_start=644
-  _globals['_IMAGESTATUSRESPONSE']._serialized_end=801
-  _globals['_IMAGESTATUSRESPONSE_INFOENTRY']._serialized_start=758
-  _globals['_IMAGESTATUSRESPONSE_INFOENTRY']._serialized_end=801
-  _globals['_PULLIMAGEREQUEST']._serialized_start=803
-  _globals['_PULLIMAGEREQUEST']._serialized_end=897
-  _globals['_PULLIMAGERESPONSE']._serialized_start=899
-  _globals['_PULLIMAGERESPONSE']._serialized_end=937
-  _globals['_REMOVEIMAGEREQUEST']._serialized_start=939
-  _globals['_REMOVEIMAGEREQUEST']._serialized_end=997
-  _globals['_REMOVEIMAGERESPONSE']._serialized_start=999
-  _globals['_REMOVEIMAGERESPONSE']._serialized_end=1020
-  _globals['_LISTCONTAINERSREQUEST']._serialized_start=1022
-  _globals['_LISTCONTAINERSREQUEST']._serialized_end=1045
-  _globals['_CONTAINER']._serialized_start=1047
-  _globals['_CONTAINER']._serialized_end=1169
-  _globals['_LISTCONTAINERSRESPONSE']._serialized_start=1171
-  _globals['_LISTCONTAINERSRESPONSE']._serialized_end=1238
-  _globals['_IMAGESERVICE']._serialized_start=1241
-  _globals['_IMAGESERVICE']._serialized_end=1574
-  _globals['_RUNTIMESERVICE']._serialized_start=1576
-  _globals['_RUNTIMESERVICE']._serialized_end=1683
+  _globals['_IMAGE']._serialized_end=523
+  _globals['_LISTIMAGESRESPONSE']._serialized_start=525
+  _globals['_LISTIMAGESRESPONSE']._serialized_end=580
+  _globals['_IMAGESTATUSREQUEST']._serialized_start=582
+  _globals['_IMAGESTATUSREQUEST']._serialized_end=657
+  _globals['_IMAGESTATUSRESPONSE']._serialized_start=660
+  _globals['_IMAGESTATUSRESPONSE']._serialized_end=817
+  _globals['_IMAGESTATUSRESPONSE_INFOENTRY']._serialized_start=774
+  _globals['_IMAGESTATUSRESPONSE_INFOENTRY']._serialized_end=817
+  _globals['_PULLIMAGEREQUEST']._serialized_start=819
+  _globals['_PULLIMAGEREQUEST']._serialized_end=913
+  _globals['_PULLIMAGERESPONSE']._serialized_start=915
+  _globals['_PULLIMAGERESPONSE']._serialized_end=953
+  _globals['_REMOVEIMAGEREQUEST']._serialized_start=955
+  _globals['_REMOVEIMAGEREQUEST']._serialized_end=1013
+  _globals['_REMOVEIMAGERESPONSE']._serialized_start=1015
+  _globals['_REMOVEIMAGERESPONSE']._serialized_end=1036
+  _globals['_LISTCONTAINERSREQUEST']._serialized_start=1038
+  _globals['_LISTCONTAINERSREQUEST']._serialized_end=1061
+  _globals['_CONTAINER']._serialized_start=1063
+  _globals['_CONTAINER']._serialized_end=1185
+  _globals['_LISTCONTAINERSRESPONSE']._serialized_start=1187
+  _globals['_LISTCONTAINERSRESPONSE']._serialized_end=1254
+  _globals['_IMAGESERVICE']._serialized_start=1257
+  _globals['_IMAGESERVICE']._serialized_end=1590
+  _globals['_RUNTIMESERVICE']._serialized_start=1592
+  _globals['_RUNTIMESERVICE']._serialized_end=1699
 # @@protoc_insertion_point(module_scope)

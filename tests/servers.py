@@ -206,6 +206,7 @@ class DockerHubLimits(FaultyProxy):
         self.manifest_gets = 0
         self.refused = 0  # 429s answered
         self.retry_after: str | None = None  # a Retry-After to send with each refusal
+        self.window = 21600  # seconds, as ratelimit-limit's w= says: Docker Hub's six hours
         super().__init__(upstream, self._limit)
 
     def _limit(self, method: str, path: str) -> int | None:
@@ -221,7 +222,10 @@ class DockerHubLimits(FaultyProxy):
         if method != "HEAD" or "/manifests/" not in path:
             return {}
         left = max(0, self.allowed - self.manifest_gets)
-        return {"ratelimit-limit": "100;w=21600", "ratelimit-remaining": f"{left};w=21600"}
+        return {
+            "ratelimit-limit": f"100;w={self.window}",
+            "ratelimit-remaining": f"{left};w={self.window}",
+        }
 
     def refusal(self, status: int) -> tuple[bytes, dict[str, str]]:
         message = (
@@ -229,7 +233,10 @@ class DockerHubLimits(FaultyProxy):
             "https://www.docker.com/increase-rate-limit"
         )
         body = f'{{"errors":[{{"code":"TOOMANYREQUESTS","message":"{message}"}}]}}'.encode()
-        headers = {"ratelimit-limit": "100;w=21600", "ratelimit-remaining": "0;w=21600"}
+        headers = {
+            "ratelimit-limit": f"100;w={self.window}",
+            "ratelimit-remaining": f"0;w={self.window}",
+        }
         if self.retry_after is not None:
             headers["Retry-After"] = self.retry_after
         return body, headers

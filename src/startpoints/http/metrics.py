@@ -1,5 +1,6 @@
 """Prometheus metrics (`GET /metrics`): requests by route and status, latency, and this
-node's pre-pull (images by state, bytes in all and done, the last error's kind), through
+node's pre-pull (images by state, bytes in all and done, the last error's kind, tags found
+moved), through
 prometheus-client. The pre-pull gauges carry a `node` label when NODE_NAME is set (`k8s`
 sets it from the downward API), so a dashboard shows which node lacks what."""
 
@@ -88,6 +89,15 @@ class _Images(Collector):
         for registry in progress.get("rate_limited", {}):
             held.add_metric([*self.node, registry], 1)
         yield held
+        moved = self._family(
+            "startpoints_tag_moved",
+            "1 for each language image whose tag names other content than the catalog "
+            "recorded (this node keeps the recorded content)",
+            "image",
+        )
+        for image in progress.get("moved", {}):
+            moved.add_metric([*self.node, image], 1)
+        yield moved
         last = self._family(
             "startpoints_pull_errors",
             "language images whose last pull failed on this node, by the kind of failure",

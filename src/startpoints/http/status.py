@@ -74,6 +74,8 @@ def render(
     told = summary(start_points, states, ready) + _bytes(progress or {})
     for registry, until in (progress or {}).get("rate_limited", {}).items():
         told += f"; rate limited by {registry} until ~{until}"
+    for move in (progress or {}).get("moved", {}).values():
+        told += f"; {move}"
     return (
         _HEAD
         + '<div id="content">\n'
@@ -137,10 +139,10 @@ def _row(sp: Mapping[str, Any], states: Mapping[str, Mapping[str, Any]]) -> str:
     css = name if state else "not-pulled"
     if state and state.get("state") == "pulling" and isinstance(state.get("size"), int):
         name += f" {words.size(int(state.get('fetched') or 0))} of {words.size(state['size'])}"
-    error = (
-        f'<div class="error">{escape(str(state["error"]))}</div>'
-        if state and state.get("error")
-        else ""
+    error = "".join(
+        f'<div class="error">{escape(str(state[key]))}</div>'
+        for key in ("error", "moved")
+        if state and state.get(key)
     )
     return (
         "<tr>"

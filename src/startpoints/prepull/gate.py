@@ -81,8 +81,8 @@ class Gate:
             if left > 0:
                 self._allowed[registry] = left - 1
                 return True
-            said = self._limits.get(registry)
-        self._hold(registry, said or Limit(remaining=0))
+            said = self._limits.get(registry) or Limit()
+        self._hold(registry, Limit(remaining=0, window=said.window))  # spent: for its window
         return False
 
     def refused(self, registry: str, image: str) -> None:

@@ -13,8 +13,8 @@ reported and the loop goes on.
 When every image is present a marker naming the catalog and its digests is written (by
 atomic rename): a restart whose marker matches is ready at once, and verifies in the
 background. On the node's record (prepull/record.py) the newest catalog alone pins its
-images, unpins and, past the grace period, evicts superseded ones, and only once all of its
-own images are present.
+images and keeps superseded ones pinned for the grace period, then unpins them and, with
+`evict`, removes them; and only once all of its own images are present.
 """
 
 from __future__ import annotations
@@ -361,21 +361,24 @@ class Puller:
             self._superseded = entries
 
     def _settle(self, image: Local, since: Mapping[str, float] | None) -> dict[str, Any]:
-        """What becomes of one superseded image, as an entry for /status."""
+        """What becomes of one superseded image, as an entry for /status: kept, and pinned,
+        for the grace period (katas made on it still run on it); then unpinned, so the
+        node's image GC may take it, and with `evict` removed."""
         entry: dict[str, Any] = {"image": ", ".join(image.tags), "bytes": image.size}
         if since is None:
             return {**entry, "state": "kept: a newer catalog's puller decides on this node"}
         first = min((since.get(tag, time.time()) for tag in image.tags), default=time.time())
         goes = first + self.keep_superseded
         entry.update(since=when(first), goes=when(goes))
-        if image.in_use:
-            return {**entry, "state": "in use"}
+        kept = time.time() < goes
         try:
             for tag in image.tags:
-                self.runtime.pin(tag, False)
+                self.runtime.pin(tag, kept)
         except StartpointsError as error:
-            log.warning("%s: not unpinned: %s", entry["image"], error)
-        if time.time() < goes:
+            log.warning("%s: pin not changed: %s", entry["image"], error)
+        if image.in_use:
+            return {**entry, "state": "in use"}
+        if kept:
             return {**entry, "state": f"kept until {when(goes)}"}
         if not self.evict:
             return {**entry, "state": "would remove"}

@@ -64,7 +64,12 @@ def test_socket_mode_keeps_the_socket_out_of_the_web_facing_container() -> None:
     api, puller = containers(objects)["api"], containers(objects)["puller"]
     assert "--pull" in api["args"] and api["args"][api["args"].index("--pull") + 1] == "none"
     assert [m["name"] for m in api["volumeMounts"]] == ["tmp"]
-    assert {m["name"] for m in puller["volumeMounts"]} == {"tmp", "cri-socket", "image-fs"}
+    assert {m["name"] for m in puller["volumeMounts"]} == {
+        "tmp", "cri-socket", "image-fs", "node-state"
+    }  # fmt: skip
+    (state,) = [m for m in puller["volumeMounts"] if m["name"] == "node-state"]
+    marker = puller["args"][puller["args"].index("--marker") + 1]
+    assert marker.startswith(state["mountPath"] + "/")  # the record beside it: on the node
     (image_fs,) = [m for m in puller["volumeMounts"] if m["name"] == "image-fs"]
     assert image_fs["readOnly"] is True
     assert puller["args"][puller["args"].index("--image-fs") + 1] == image_fs["mountPath"]

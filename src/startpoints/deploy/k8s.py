@@ -23,6 +23,9 @@ from startpoints.core.catalog import PORTS
 CATALOG = "/startpoints/catalog"
 CRI_SOCKET = "/run/containerd/containerd.sock"
 IMAGE_FS = "/var/lib/containerd"  # containerd's root: where its images land, for the budget
+# the node's own disk: the marker outlives the pod, and every puller of the node (an old
+# pod's and a new one's, mid-rollout) shares the record of which catalog is newest
+NODE_STATE = "/var/lib/startpoints"
 PULLER_PORT = 4624  # the puller container's own readiness; not in the Service
 USER = 10001
 
@@ -55,6 +58,9 @@ def render(
         )
         pod["volumes"].append(
             {"name": "image-fs", "hostPath": {"path": IMAGE_FS, "type": "Directory"}}
+        )
+        pod["volumes"].append(
+            {"name": "node-state", "hostPath": {"path": NODE_STATE, "type": "DirectoryOrCreate"}}
         )
     else:
         pod["initContainers"] = [
@@ -126,10 +132,13 @@ def _puller(image: str) -> dict[str, Any]:
     args += ["--pull-on", "start", "--recheck", "600", "--no-access-log"]
     # pull only what fits below kubelet's image-GC threshold (prepull/budget.py)
     args += ["--image-fs", IMAGE_FS]
+    # the marker and the node's record beside it, on the node's disk (prepull/record.py)
+    args += ["--marker", f"{NODE_STATE}/prepulled.json"]
     # not Ready until every language image is on this node: the pod is Ready only warm
     mounts: list[dict[str, Any]] = [
         {"name": "cri-socket", "mountPath": CRI_SOCKET},
         {"name": "image-fs", "mountPath": IMAGE_FS, "readOnly": True},
+        {"name": "node-state", "mountPath": NODE_STATE},
     ]
     puller = _server(
         "puller", image, args, "pull-status", PULLER_PORT, ready_every=10, mounts=mounts, root=True

@@ -156,6 +156,20 @@ def test_a_rate_limit_is_said_on_the_page_status_and_metrics(tmp_path: Path) -> 
     assert 'startpoints_rate_limited{registry="docker.io"} 1.0' in client.get("/metrics").text
 
 
+def test_a_moved_tag_is_said_on_the_page_status_and_metrics(tmp_path: Path) -> None:
+    image = JAVA["image_name"]
+    move = f"tag moved: {image} expected sha256:{'a' * 64} registry has sha256:{'b' * 64}"
+    states = {image: {"state": "present", "moved": move}}
+    loaded = served.load(catalog(tmp_path, JAVA))
+    client = TestClient(
+        app.build(loaded, sha=None, readiness=Pulling(states, True, {"moved": {image: move}}))
+    )
+    page = client.get("/").text
+    assert f"; {move}" in page and f'<div class="error">{move}</div>' in page
+    assert client.get("/status").json()["moved"] == {image: move}
+    assert f'startpoints_tag_moved{{image="{image}"}} 1.0' in client.get("/metrics").text
+
+
 def test_superseded_images_are_listed_with_the_bytes_they_free(tmp_path: Path) -> None:
     probe = Pulling({JAVA["image_name"]: {"state": "present"}}, True)
     probe._superseded = {

@@ -25,6 +25,7 @@ from startpoints.prepull.budget import Budget
 from startpoints.prepull.puller import Backoff, Puller
 from startpoints.prepull.record import NodeRecord
 from tests.conftest import push_language_image
+from tests.prepull.test_puller import trust
 from tests.servers import Containerd, Dockerd, Podman, Registry, wait_until
 
 FAST = Backoff(first=0.05, cap=0.2)
@@ -323,14 +324,6 @@ def test_an_error_in_the_loop_is_reported_and_the_loop_goes_on(
 
 
 # --- 7. quota windows -------------------------------------------------------------------------
-
-
-def trust(containerd: Containerd, host: str) -> None:
-    hosts = containerd.workdir / "certs.d" / host
-    hosts.mkdir(parents=True, exist_ok=True)
-    (hosts / "hosts.toml").write_text(
-        f'server = "http://{host}"\n[host."http://{host}"]\n  capabilities = ["pull", "resolve"]\n'
-    )
 
 
 def test_a_refused_registry_is_held_for_its_advertised_window(

@@ -4,7 +4,8 @@ The language images of ../shared/corpus/languages.tsv (82 with a size), each one
 bytes at its compressed size scaled down by SCALE, in a loopback registry. Into a fresh
 containerd (CRI) and a fresh podman (Engine API) each time, in one run:
 
-- ours, smallest first (the default): the Puller with the catalog's sizes, JOBS at once;
+- ours, smallest first (the default): the Puller with the catalog's sizes and digests (each
+  image pulled by digest, then tagged, and pinned on containerd), JOBS at once;
 - ours, alphabetical (the order before): the same, ordered by name;
 - the runtime's own best: every image at once, all CRI `PullImage` calls on one channel
   (what kubelet does with parallel pulls unlimited), or all Engine API pulls at once.
@@ -48,6 +49,9 @@ JOBS = 8  # the default of serve and pull (--pull-jobs)
 CORPUS = ROOT.parent / "shared" / "corpus" / "languages.tsv"
 
 
+DIGESTS: dict[str, str] = {}  # name → digest, as the catalog records it: ours pulls by it
+
+
 def make_images(registry: Registry, work: Path, scale: int) -> dict[str, int]:
     """name → compressed size as the catalog records it (config + layer)."""
     rng = random.Random(11)
@@ -65,7 +69,7 @@ def make_images(registry: Registry, work: Path, scale: int) -> dict[str, int]:
                 [layer.from_dir(tree, "opt/lang")], created="2026-01-01T00:00:00Z", annotations={}
             )
             ref = parse(f"{registry.host}/cdl/{row['name'].replace('-', '_')}:ci")
-            write.write(Stores().for_ref(ref), ref, built)
+            DIGESTS[str(ref)] = write.write(Stores().for_ref(ref), ref, built).descriptor.digest
             sizes[str(ref)] = sum(blob.descriptor.size for blob in built.blobs)
             shutil.rmtree(tree)
     return sizes
@@ -95,13 +99,14 @@ def ours(
             list(sizes),
             backend,
             identity="bench",
+            digests=DIGESTS,  # by digest, then tagged (and pinned on containerd), as served
             jobs=JOBS,
             attempts=1,
             sizes=sizes,
             first=sorted(sizes) if alphabetical else (),
         )
         puller.on_done = lambda image, error: done(image) if error is None else None
-        assert puller.run_once()
+        assert puller.run_once(), {i: s["error"] for i, s in puller.states().items() if s["error"]}
 
     return run
 

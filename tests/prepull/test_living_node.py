@@ -411,3 +411,15 @@ def test_a_restart_whose_marker_names_this_catalog_and_its_digests_is_ready_at_o
     assert not Puller([image], slow, identity="m", digests=other, marker=marker).ready()[0]  # type: ignore[arg-type]
     slow.release.set()
     restarted.stop()
+
+
+def test_many_images_pulled_by_digest_at_once_are_each_seen_under_their_tag(
+    registry: Registry, containerd: Containerd, unique: str
+) -> None:
+    """containerd's CRI learns of a tag made through its images service from its event
+    stream, a moment later: a one-shot pull must not take that moment for a failure."""
+    images = [f"{registry.host}/many{unique}/lang_{i}:1111111" for i in range(40)]
+    digests = {image: push(image, "v1") for image in images}
+    node = runtime.CriRuntime(containerd.url, None)
+    puller = Puller(images, node, identity="many", digests=digests, attempts=1, jobs=8)
+    assert puller.run_once(), {i: s["error"] for i, s in puller.states().items() if s["error"]}

@@ -9,14 +9,16 @@ was pulled by), so a move is seen without asking the registry.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from startpoints.errors import InUse, StartpointsError
+from startpoints.errors import InUse, StartpointsError, StoreError
 
 Progress = Callable[[int], None]  # bytes of an image fetched so far
+TAG_SEEN = 10.0  # seconds containerd's CRI may take to show a tag made through its images API
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,14 @@ class CriRuntime:
         pinned = by_digest(image, digest)
         self.cri.pull(pinned, credentials)
         self.cri.tag(_cri_name(image), _cri_name(pinned))
+        # containerd's CRI learns of a tag from its event stream, a moment later: wait for it
+        deadline = time.monotonic() + TAG_SEEN
+        while digest not in digests_of((self.cri.status(image) or ("", [], []))[2]):
+            if time.monotonic() > deadline:
+                raise StoreError(
+                    f"{image}: tagged, yet the CRI does not show it after {TAG_SEEN:g} s"
+                )
+            time.sleep(0.01)
 
     def pin(self, image: str, pinned: bool) -> None:
         """Every name of the image `image` names: the kubelet removes an image by id, so

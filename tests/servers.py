@@ -537,6 +537,13 @@ class TokenRegistry(Registry):
                 self.end_headers()
                 self.wfile.write(body)
 
+            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+                # containerd asks by OAuth2 POST first and falls back to GET on a 404, as
+                # GHCR's and Docker Hub's token servers may answer it
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
         self._tokens = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._tokens.serve_forever, daemon=True).start()
         realm = f"http://127.0.0.1:{self._tokens.server_address[1]}/token"

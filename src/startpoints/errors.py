@@ -48,3 +48,17 @@ class UnsafeContent(StartpointsError):
 
 class InUse(StoreError):
     """An image a container uses: a runtime refused to remove it."""
+
+
+class Denied(StoreError):
+    """A registry refused a pull for want of credentials, or refused the ones sent: a matter
+    for the whole registry, not one image."""
+
+    def __init__(self, registry: str, credentials: bool, detail: str) -> None:
+        self.registry = registry
+        self.reason = (
+            f"denied (the credentials for {registry} were refused)"
+            if credentials
+            else f"denied (no credentials for {registry})"
+        )
+        super().__init__(f"{registry}: {self.reason}: {detail}")

@@ -23,6 +23,13 @@ from startpoints.core import failure
         ("manifest unknown: manifest unknown", "not_found"),
         ('failed to resolve reference "ghcr.io/x/y:1": ghcr.io/x/y:1: not found', "not_found"),
         ("pulled, yet not present", "other"),
+        # a registry that wants credentials, or refuses the ones sent, as each runtime says it
+        ('Head "http://127.0.0.1:1/v2/x/manifests/1": no basic auth credentials', "denied"),
+        ("unauthorized: authentication required", "denied"),
+        ("pull access denied for ghcr.io/x/y, repository does not exist or may require "
+         "'docker login': denied: requested access to the resource is denied", "denied"),
+        ("failed to resolve reference: pulling from host ghcr.io failed with status code "
+         "[manifests 1]: 401 Unauthorized", "denied"),
         ("image 4290abc: layer size mismatch", "other"),  # 429 inside a word is not a status
     ],
 )  # fmt: skip

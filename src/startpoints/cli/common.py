@@ -56,11 +56,64 @@ def add_kind_option(parser: argparse.ArgumentParser, help: str) -> None:
     )
 
 
+CREDENTIALS_ENV = "STARTPOINTS_CREDENTIALS"
+
+
 def docker_config() -> Path | None:
-    """config.json where Docker looks for it: $DOCKER_CONFIG, else ~/.docker."""
+    """config.json where Docker looks for it ($DOCKER_CONFIG, else ~/.docker), with the
+    credentials $STARTPOINTS_CREDENTIALS holds (`HOST=USER:TOKEN`, several separated by
+    spaces or commas: a secret an orchestrator puts in the environment, ECS's or compose's)
+    laid over it, in a private file this process alone reads; None when there are none.
+    Every pull, the registry client's, the engine's and the CRI's, reads them from there."""
     folder = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
     path = Path(folder) / "config.json"
-    return path if path.is_file() else None
+    found = path if path.is_file() else None
+    given = os.environ.get(CREDENTIALS_ENV, "").replace(",", " ").split()
+    if not given:
+        return found
+    return _with_credentials(found, given)
+
+
+def _with_credentials(base: Path | None, given: list[str]) -> Path:
+    import atexit
+    import base64
+    import json
+    import shutil
+    import tempfile
+
+    from startpoints.errors import StartpointsError
+
+    config: dict[str, Any] = {}
+    if base is not None:
+        try:
+            loaded = json.loads(base.read_text())
+            config = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError) as error:
+            raise StartpointsError(f"{base}: not a docker config.json: {error}") from None
+    auths = config.setdefault("auths", {})
+    for entry in given:
+        host, _, secret = entry.partition("=")
+        user, _, token = secret.partition(":")
+        if not host or not user or not token:
+            # the entry is a secret: it is never echoed, only where it stands
+            raise StartpointsError(
+                f"${CREDENTIALS_ENV}: entry {given.index(entry) + 1} is not HOST=USER:TOKEN"
+            )
+        auths[host] = {"auth": base64.b64encode(f"{user}:{token}".encode()).decode()}
+        config.get("credHelpers", {}).pop(host, None)  # the environment's word wins
+    folder = tempfile.mkdtemp(prefix="startpoints-auth-")  # 0700: this process's alone
+    atexit.register(shutil.rmtree, folder, True)
+    path = Path(folder) / "config.json"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        json.dump(config, out)
+    return path
+
+
+def registry_of(image: str) -> str:
+    from startpoints.prepull.gate import registry_of as of
+
+    return of(image)
 
 
 def add_registry_options(parser: argparse.ArgumentParser) -> None:

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from startpoints.cli import progress
+    from startpoints.core import words
     from startpoints.prepull.puller import Backoff
 
     catalog = common.open_catalog(args)
@@ -47,10 +48,19 @@ def run(args: argparse.Namespace) -> int:
         if state.get("moved"):
             print(f"startpoints: warning: {state['moved']}", file=sys.stderr)
     failed = {image: s for image, s in states.items() if s["state"] != "present"}
+    # a registry that refused this node's credentials is one line, not one per image
+    denied = puller.progress().get("denied", {})
+    for registry, why in denied.items():
+        held = [i for i in failed if common.registry_of(i) == registry]
+        print(
+            f"startpoints: error: {registry}: {why}; {words.count(len(held), 'image')} not pulled",
+            file=sys.stderr,
+        )
     for image, state in failed.items():
-        print(f"startpoints: error: {state['error'] or image + ': not present'}", file=sys.stderr)
-    from startpoints.core import words
-
+        if common.registry_of(image) not in denied:
+            print(
+                f"startpoints: error: {state['error'] or image + ': not present'}", file=sys.stderr
+            )
     present = f"{len(states) - len(failed)} of {words.count(len(states), 'image')}"
     print(f"{present} present", file=sys.stderr)
     return 0 if ok else 1

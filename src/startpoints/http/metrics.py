@@ -89,6 +89,15 @@ class _Images(Collector):
         for registry in progress.get("rate_limited", {}):
             held.add_metric([*self.node, registry], 1)
         yield held
+        denied = self._family(
+            "startpoints_registry_denied",
+            "1 for each registry that refuses this node's pulls for want of credentials (or "
+            "refuses the ones given), until its hold ends",
+            "registry",
+        )
+        for registry in progress.get("denied", {}):
+            denied.add_metric([*self.node, registry], 1)
+        yield denied
         moved = self._family(
             "startpoints_tag_moved",
             "1 for each language image whose tag names other content than the catalog "

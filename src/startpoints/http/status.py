@@ -74,6 +74,8 @@ def render(
     told = summary(start_points, states, ready) + _bytes(progress or {})
     for registry, until in (progress or {}).get("rate_limited", {}).items():
         told += f"; rate limited by {registry} until ~{until}"
+    for registry, why in (progress or {}).get("denied", {}).items():
+        told += f"; {registry}: {why}"
     for move in (progress or {}).get("moved", {}).values():
         told += f"; {move}"
     return (

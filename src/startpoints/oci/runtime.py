@@ -9,13 +9,14 @@ was pulled by), so a move is seen without asking the registry.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from startpoints.errors import InUse, StartpointsError, StoreError
+from startpoints.errors import Denied, InUse, NotFound, StartpointsError, StoreError
 
 Progress = Callable[[int], None]  # bytes of an image fetched so far
 TAG_SEEN = 10.0  # seconds containerd's CRI may take to show a tag made through its images API
@@ -94,11 +95,12 @@ class EngineRuntime:
     def pull(self, image: str, digest: str | None, progress: Progress) -> None:
         found = _credentials(image, self.docker_config)
         auth = {"username": found[0], "password": found[1]} if found else None
-        if digest is None:
-            self.engine.pull(image, auth, progress)
-            return
-        pinned = by_digest(image, digest)
-        self.engine.pull(pinned, auth, progress)
+        with _denied(image, found is not None):
+            if digest is None:
+                self.engine.pull(image, auth, progress)
+                return
+            pinned = by_digest(image, digest)
+            self.engine.pull(pinned, auth, progress)
         self.engine.tag(pinned, image)
 
     def pin(self, image: str, pinned: bool) -> None:
@@ -135,11 +137,12 @@ class CriRuntime:
     def pull(self, image: str, digest: str | None, progress: Progress) -> None:
         # the CRI's PullImage is one call that answers when done: no bytes on the way
         credentials = _credentials(image, self.docker_config)
-        if digest is None:
-            self.cri.pull(image, credentials)
-            return
-        pinned = by_digest(image, digest)
-        self.cri.pull(pinned, credentials)
+        with _denied(image, credentials is not None):
+            if digest is None:
+                self.cri.pull(image, credentials)
+                return
+            pinned = by_digest(image, digest)
+            self.cri.pull(pinned, credentials)
         self.cri.tag(_cri_name(image), _cri_name(pinned))
         # containerd's CRI learns of a tag from its event stream, a moment later: wait for it
         deadline = time.monotonic() + TAG_SEEN
@@ -191,6 +194,20 @@ def _cri_name(image: str) -> str:
     ref = parse(image)
     name = f"{ref.domain}/{ref.api_repository}"
     return f"{name}@{ref.digest}" if ref.digest else f"{name}:{ref.tag or 'latest'}"
+
+
+@contextlib.contextmanager
+def _denied(image: str, credentials: bool) -> Iterator[None]:
+    """A runtime's "denied" as Denied: the registry's, saying whether credentials were sent."""
+    from startpoints.core import failure
+    from startpoints.core.reference import parse
+
+    try:
+        yield
+    except (StoreError, NotFound) as error:  # Docker words a token's refusal "not found"
+        if failure.kind(str(error)) != "denied":
+            raise
+        raise Denied(parse(image).domain, credentials, str(error)) from None
 
 
 def _credentials(image: str, docker_config: Path | None) -> tuple[str, str] | None:

@@ -38,6 +38,7 @@ class Gate:
         self._held: dict[str, float] = {}  # registry → time.time() it may be asked again
         self._allowed: dict[str, int] = {}  # registry → pulls it may still take this window
         self._limits: dict[str, Limit] = {}  # registry → what it last said of its limit
+        self._denied: dict[str, str] = {}  # registry → why it refused this node's pulls
 
     def read_quotas(self, images: Sequence[str]) -> None:
         """Each registry's pulls left, by one HEAD of its first image; unknown ones unbounded."""
@@ -90,33 +91,58 @@ class Gate:
         HEAD asks it), else for `wait`."""
         self._hold(registry, self._ask(registry, image) or Limit())
 
-    def _hold(self, registry: str, limit: Limit) -> None:
+    def deny(self, registry: str, reason: str) -> None:
+        """The registry refused a pull for want of credentials (or refused them): one line
+        for the whole registry, and none of its images asked for until the hold ends (the
+        credentials may be mounted meanwhile; they are read again at each pull)."""
+        with self._lock:
+            self._denied[registry] = reason
+        self._hold(registry, Limit(), why=reason)
+
+    def _hold(self, registry: str, limit: Limit, why: str | None = None) -> None:
         seconds = limit.hold(default=self.wait)
         # never back before the registry said; the default may come back a little early
         jitter = random.uniform(1.0, 1.2) if seconds != self.wait else random.uniform(0.8, 1.2)
         until = time.time() + seconds * jitter
         with self._lock:
             self._held[registry] = max(self._held.get(registry, 0.0), until)
-        log.warning("rate limited by %s: no pull from it until ~%s", registry, when(until))
+        log.warning(
+            "%s: no pull from it until ~%s",
+            f"{registry}: {why}" if why else f"rate limited by {registry}",
+            when(until),
+        )
 
     def until(self, registry: str) -> float:
         """When `registry` may be asked again (0 or past: now)."""
         with self._lock:
             return self._held.get(registry, 0.0)
 
+    def why(self, registry: str) -> str:
+        """What holds `registry`: a refusal of this node's credentials, or a rate limit."""
+        with self._lock:
+            reason = self._denied.get(registry)
+        return f"{registry}: {reason}" if reason else f"rate limited by {registry}"
+
     def reopened(self, registry: str, image: str) -> None:
         """A hold ended: a new window, whose quota is read again (unbounded where not read)."""
         with self._lock:
             self._allowed.pop(registry, None)
+            self._denied.pop(registry, None)
         if self.check_quota:
             self._read_quota(registry, image)
 
     def limits(self) -> dict[str, Any]:
-        """{"rate_limited": {registry: "until ~T"}} while any is held."""
+        """{"rate_limited": {registry: "until ~T"}} while any is held for a rate limit, and
+        {"denied": {registry: why}} for each that refused this node's credentials."""
         now = time.time()
         with self._lock:
-            held = {r: when(t) for r, t in sorted(self._held.items()) if t > now}
-        return {"rate_limited": held} if held else {}
+            held = {r: t for r, t in sorted(self._held.items()) if t > now}
+            denied = {r: self._denied[r] for r in held if r in self._denied}
+        limited = {r: when(t) for r, t in held.items() if r not in denied}
+        return {
+            **({"rate_limited": limited} if limited else {}),
+            **({"denied": denied} if denied else {}),
+        }
 
 
 def registry_of(image: str) -> str:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from startpoints.core import failure
-from startpoints.errors import InUse, NotFound, StartpointsError
+from startpoints.errors import Denied, InUse, NotFound, StartpointsError
 from startpoints.oci.runtime import Held, Local, Runtime
 from startpoints.prepull import plan
 from startpoints.prepull.budget import Budget
@@ -273,6 +273,11 @@ class Puller:
                 message = str(error) if isinstance(error, StartpointsError) else f"{image}: {error}"
                 self._states.set(image, state="failed", error=message)
                 self._error(message)
+                if isinstance(error, Denied):
+                    self.gate.deny(registry, error.reason)
+                    if self.attempts is not None:
+                        break  # one-shot: said once for the registry, the rest not asked
+                    continue  # the registry's hold decides when it is asked again
                 if isinstance(error, NotFound) and self.attempts is not None:
                     break  # an answer, not a failure to get one: a one-shot pull stops here
                 if failure.kind(message) == "rate_limited":
@@ -405,7 +410,7 @@ class Puller:
                         continue  # read again: still nothing left
                 return True
             waited = True
-            message = f"{image}: rate limited by {registry} until ~{when(until)}"
+            message = f"{image}: {self.gate.why(registry)} until ~{when(until)}"
             self._states.set(
                 image, state="failed" if self.attempts is not None else "waiting", error=message
             )

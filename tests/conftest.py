@@ -211,3 +211,29 @@ def daemon(tmp_path: Path) -> Iterator[GitDaemon]:
     server = GitDaemon(tmp_path / "served").start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def service_image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """`make image`'s script builds the service image into an OCI layout, once a session;
+    its reference."""
+    import sys
+
+    missing = [tool for tool in ("buildah", "mmdebstrap") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)} (Debian packages buildah, mmdebstrap)")
+    work = tmp_path_factory.mktemp("service-image")
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "BUILDAH_ROOT": str(work / "buildah"),
+        "TAG": "localhost/startpoints:under-test",
+    }
+    built = subprocess.run(
+        [str(ROOT / "scripts/service-image.sh"), f"oci:{work / 'service'}:startpoints:test"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    return f"oci:{work / 'service'}:startpoints:test"

@@ -31,7 +31,7 @@ def test_compose_keeps_the_socket_in_the_puller_only() -> None:
         and "--pull" in api["command"]
         and api["command"][api["command"].index("--pull") + 1] == "none"
     )
-    assert puller["volumes"] == ["/var/run/docker.sock:/var/run/docker.sock"]
+    assert puller["volumes"] == ["${DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock"]
     assert puller["command"][puller["command"].index("--pull") + 1] == "docker"
     assert "ports" not in puller
 

@@ -3,7 +3,7 @@
 # Required: the suite needs them. Optional: a test skips, saying why, when one is missing.
 set -euo pipefail
 required=(git docker-registry buildah podman containerd docker.io docker-compose)
-optional=(chromium bubblewrap mmdebstrap ruby puma ruby-rack)
+optional=(chromium bubblewrap mmdebstrap ruby puma ruby-rack ruby-concurrent)
 missing() { for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"; done; }
 need=($(missing "${required[@]}"))
 want=($(missing "${optional[@]}"))

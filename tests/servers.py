@@ -424,6 +424,11 @@ class Dockerd:
                 self._process.kill()
                 self._process.wait(timeout=10)
             self._process = None
+        # dockerd leaves its network namespace and layer mounts behind: let the folder go
+        with open("/proc/mounts") as mounts:
+            inside = [line.split()[1] for line in mounts if f" {self.workdir}/" in line]
+        for mount in reversed(inside):
+            subprocess.run(["umount", "-l", mount], capture_output=True, check=False)
 
 
 class Containerd:

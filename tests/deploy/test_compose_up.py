@@ -12,6 +12,7 @@ else is the file as shipped."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -24,7 +25,9 @@ from startpoints.core.reference import parse
 from startpoints.oci.stores import Stores
 from startpoints.workflows import assemble
 from tests.conftest import ROOT, minimal_start_point, push_language_image
-from tests.servers import Dockerd, Registry, wait_until
+from tests.servers import Dockerd, Registry, TokenRegistry, wait_until
+
+TOKEN = "ghp_c0mposeT0ken"
 
 
 def on_this_machine(compose: Path, into: Path) -> Path:
@@ -42,16 +45,25 @@ def on_this_machine(compose: Path, into: Path) -> Path:
 def test_compose_up_warms_dockerd_with_the_socket_in_the_puller_only(
     service_image: str, registry: Registry, dockerd: Dockerd, unique: str, tmp_path: Path
 ) -> None:
+    """The language images on a registry that wants a login, GHCR's way (a token server):
+    the puller pulls them with the token compose passes it in its environment."""
     if shutil.which("docker-compose") is None:
         pytest.skip("docker-compose is not installed (Debian package docker-compose)")
-    images = [f"{registry.host}/compose{unique}/lang_{i}:1111111" for i in range(3)]
+    private = TokenRegistry(tmp_path / "private", "hiker", TOKEN).start()
+    login = {
+        "auths": {private.host: {"auth": base64.b64encode(f"hiker:{TOKEN}".encode()).decode()}}
+    }
+    (tmp_path / "login.json").write_text(json.dumps(login))
+    with_login = Stores(docker_config=tmp_path / "login.json")
+    images = [f"{private.host}/compose{unique}/lang_{i}:1111111" for i in range(3)]
     for i, image in enumerate(images):
-        push_language_image(Stores(), parse(image), content=f"{i} {unique}")
+        push_language_image(with_login, parse(image), content=f"{i} {unique}")
         minimal_start_point(tmp_path / "sources" / str(i), f"Lang {i}", image)
     catalog = f"{registry.host}/compose{unique}/languages-start-points:1"
     sources = [str(tmp_path / "sources" / str(i)) for i in range(3)]
     assemble.assemble(
-        assemble.Request(sources=sources, tag=parse(catalog), base=parse(service_image)), Stores()
+        assemble.Request(sources=sources, tag=parse(catalog), base=parse(service_image)),
+        with_login,
     )
     assert dockerd.docker("pull", catalog).returncode == 0
     project = f"compose{unique}"
@@ -61,6 +73,7 @@ def test_compose_up_warms_dockerd_with_the_socket_in_the_puller_only(
         "CATALOG_IMAGE": catalog,
         "DOCKER_SOCKET": str(dockerd.socket),
         "DOCKER_GID": str(os.stat(dockerd.socket).st_gid),  # the socket's, not a fixed 999
+        "STARTPOINTS_CREDENTIALS": f"{private.host}=hiker:{TOKEN}",
     }
     here = on_this_machine(ROOT / "deploy/compose.yaml", tmp_path / "compose.yaml")
     compose = ["docker-compose", "-p", project, "-f", str(here)]
@@ -90,8 +103,11 @@ def test_compose_up_warms_dockerd_with_the_socket_in_the_puller_only(
         assert [m["Destination"] for m in by_service["languages-start-points-puller"]["Mounts"]
                 if m.get("Source") == str(dockerd.socket)] == ["/var/run/docker.sock"]  # fmt: skip
         assert web["Config"]["User"] == "10001:10001" and web["HostConfig"]["ReadonlyRootfs"]
+        logs = dockerd.docker("logs", puller)
+        assert TOKEN not in logs.stdout + logs.stderr
     finally:
         down = run("down")
+        private.stop()
     assert down.returncode == 0, down.stderr
     assert ids(dockerd, project) == []
 

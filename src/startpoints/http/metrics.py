@@ -20,6 +20,19 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATES = ("present", "pulling", "checking", "waiting", "failed", "no room")
 
 
+# (name, documentation, label, the progress key whose entries each count 1)
+_ONES = (
+    ("startpoints_rate_limited",
+     "1 for each registry that rate-limits this node's pulls, until its hold ends",
+     "registry", "rate_limited"),
+    ("startpoints_registry_denied",
+     "1 for each registry that refuses this node's pulls for want of credentials (or refuses "
+     "the ones given), until its hold ends", "registry", "denied"),
+    ("startpoints_tag_moved",
+     "1 for each language image whose tag names other content than the catalog recorded "
+     "(this node keeps the recorded content)", "image", "moved"),
+)  # fmt: skip
+
 States = Callable[[], Mapping[str, Mapping[str, Any]]]
 Progress = Callable[[], Mapping[str, Any]]
 
@@ -81,32 +94,12 @@ class _Images(Collector):
         sizes.add_metric([*self.node, "total"], progress.get("bytes_total", 0))
         sizes.add_metric([*self.node, "done"], progress.get("bytes_done", 0))
         yield sizes
-        held = self._family(
-            "startpoints_rate_limited",
-            "1 for each registry that rate-limits this node's pulls, until its hold ends",
-            "registry",
-        )
-        for registry in progress.get("rate_limited", {}):
-            held.add_metric([*self.node, registry], 1)
-        yield held
-        denied = self._family(
-            "startpoints_registry_denied",
-            "1 for each registry that refuses this node's pulls for want of credentials (or "
-            "refuses the ones given), until its hold ends",
-            "registry",
-        )
-        for registry in progress.get("denied", {}):
-            denied.add_metric([*self.node, registry], 1)
-        yield denied
-        moved = self._family(
-            "startpoints_tag_moved",
-            "1 for each language image whose tag names other content than the catalog "
-            "recorded (this node keeps the recorded content)",
-            "image",
-        )
-        for image in progress.get("moved", {}):
-            moved.add_metric([*self.node, image], 1)
-        yield moved
+        # a 1 for each registry or image a condition holds for
+        for name, documentation, label, key in _ONES:
+            family = self._family(name, documentation, label)
+            for each in progress.get(key, {}):
+                family.add_metric([*self.node, each], 1)
+            yield family
         last = self._family(
             "startpoints_pull_errors",
             "language images whose last pull failed on this node, by the kind of failure",

@@ -94,3 +94,15 @@ def test_start_points_are_found_as_cyber_dojo_finds_them(tmp_path: Path) -> None
         (tmp_path / folder / "manifest.json").write_text("{}")
     found = [p.relative_to(tmp_path).as_posix() for p in find_start_points(tmp_path)]
     assert found == ["a/c", "b", "manifest-at-root/deeper/x", "manifest-at-root"]
+
+
+def test_the_count_of_problems_agrees_with_its_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ "1 problem", never "1 problems" (as lint, assemble, publish and serve say it)."""
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / "manifest.json").write_text('{"display_name": "x"}')
+    assert main(["lint", str(folder), "--kind", "exercises"]) == 1
+    said = capsys.readouterr().err
+    assert ", 1 problem" in said and "1 problems" not in said

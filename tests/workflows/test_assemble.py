@@ -340,7 +340,7 @@ def test_by_default_images_are_recorded_where_their_registry_answers_and_warned_
         name="missing",
         edit=lambda sp: _set_image_name(sp, f"{published.language_image.name}:nosuchtag"),
     )
-    with pytest.raises(InvalidStartPoint, match="problems"):
+    with pytest.raises(InvalidStartPoint, match="1 problem in the catalog"):
         assemble.assemble(assemble.Request(sources=[str(missing)], images="auto"), stores)
 
 

@@ -50,5 +50,5 @@ def run(args: argparse.Namespace) -> int:
     from startpoints.core import words
 
     checked = f"{words.count(len(report.entries), 'start point')} checked ({args.kind})"
-    print(f"{checked}, {len(report.problems)} problems", file=sys.stderr)
+    print(f"{checked}, {words.count(len(report.problems), 'problem')}", file=sys.stderr)
     return 1 if report.problems else 0

@@ -17,6 +17,7 @@ from startpoints.core import catalog, lint, manifest, paths, strictjson
 from startpoints.core.manifest import Kind
 from startpoints.core.problem import Problem
 from startpoints.core.reference import parse
+from startpoints.core.words import count
 from startpoints.errors import BadReference, InvalidStartPoint, StartpointsError
 
 PROVENANCE_FIELDS = (
@@ -104,7 +105,9 @@ def load(folder: Path) -> Served:
             checked.append((loaded, path.parent, record))
     problems += catalog.problems([catalog.Entry(str(r["manifest"]), m) for m, _, r in checked])
     if problems:
-        raise InvalidStartPoint(f"{folder}: {len(problems)} problems; not served", list(problems))
+        raise InvalidStartPoint(
+            f"{folder}: {count(len(problems), 'problem')}; not served", list(problems)
+        )
     raw = [loaded for loaded, _, _ in checked]
     names = catalog.served_names(raw)
     manifests: dict[str, dict[str, Any]] = {}

@@ -96,7 +96,7 @@ def assemble(
             problems += _check_images(entries, provenance, stores, request.images, say)
         if problems:
             raise InvalidStartPoint(
-                f"{len(problems)} problems in the catalog; nothing written or pushed",
+                f"{words.count(len(problems), 'problem')} in the catalog; nothing written or pushed",
                 list(problems),
             )
         index = catalog.index_json(request.kind, entries, provenance)

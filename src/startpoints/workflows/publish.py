@@ -17,6 +17,7 @@ from typing import Any
 from startpoints import git
 from startpoints.core import manifest, reference
 from startpoints.core.reference import Reference
+from startpoints.core.words import count
 from startpoints.errors import InvalidStartPoint, NotFound, StartpointsError, TagConflict
 from startpoints.oci import image, layer, write
 from startpoints.oci.descriptor import Descriptor
@@ -180,7 +181,8 @@ def _build(
         loaded, problems = manifest.check_dir(folder, "languages", file)
         if loaded is None or problems:
             raise InvalidStartPoint(
-                f"{repo / START_POINT}: {len(problems)} problems; nothing published", list(problems)
+                f"{repo / START_POINT}: {count(len(problems), 'problem')}; nothing published",
+                list(problems),
             )
         loaded["image_name"] = image_name
         rewritten = (json.dumps(loaded, indent=2, ensure_ascii=False) + "\n").encode()

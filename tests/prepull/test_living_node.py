@@ -323,6 +323,24 @@ def test_an_error_in_the_loop_is_reported_and_the_loop_goes_on(
         puller.stop()
 
 
+def test_a_node_record_that_cannot_be_written_stops_no_pull_and_evicts_nothing(
+    registry: Registry, dockerd: Dockerd, unique: str, tmp_path: Path
+) -> None:
+    """A host folder the puller's user cannot write (ECS's, say): named, and the pull goes on."""
+    repo = f"{registry.host}/unrecorded{unique}/python"
+    v1, v2 = f"{repo}:1111111", f"{repo}:2222222"
+    digests = {v1: push(v1, "v1"), v2: push(v2, "v2")}
+    node = runtime.EngineRuntime(dockerd.url, None)
+    assert Puller([v1], node, identity="v1", digests=digests, attempts=1).run_once()
+    (tmp_path / "file").write_text("")
+    record = NodeRecord(tmp_path / "file" / "node.json")
+    puller = Puller([v2], node, identity="v2", digests=digests, record=record, attempts=1,
+                    evict=True, keep_superseded=0)  # fmt: skip
+    assert puller.run_once()
+    assert str(tmp_path / "file") in puller.progress()["last_error"]  # named
+    assert node.held(v1) is not None  # without the record, nothing is evicted
+
+
 # --- 7. quota windows -------------------------------------------------------------------------
 
 

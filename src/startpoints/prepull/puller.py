@@ -184,7 +184,12 @@ class Puller:
         """Check every image, pull the missing and moved ones (retrying each until it
         succeeds or the puller stops); True when every image is present as recorded."""
         if self.record is not None:
-            self._newest = self.record.seen(self.identity)
+            try:
+                self._newest = self.record.seen(self.identity)
+            except OSError as error:  # pulling goes on; without the record nothing is evicted
+                self._error(
+                    f"node record {self.record.path} not written: {error.strerror or error}"
+                )
         self._states.new_run()
         self.gate.read_quotas(self.images)
         over = self._over_budget() if self.budget else []

@@ -31,10 +31,14 @@ COPY build/wheelhouse /wheels
 RUN python3 -m venv /opt/startpoints \
  && /opt/startpoints/bin/pip install --no-index --find-links /wheels startpoints \
  && rm -rf /wheels \
- && startpoints --version
+ && startpoints --version \
+ && install -d -o 10001 -g 10001 /var/lib/startpoints
 
-# Non-root, and nothing to write but /tmp: run with a read-only root filesystem and a
-# tmpfs /tmp (the catalog image is unpacked there, the pre-pull marker lives there).
+# /var/lib/startpoints: where a puller keeps its marker and the node's record, on a volume
+# (compose) or a host folder (k8s, ECS); a new named volume takes this folder's owner.
+
+# Non-root, and nothing to write but /tmp and the puller's state: run with a read-only root
+# filesystem and a tmpfs /tmp (the catalog image is unpacked there).
 # Any non-root uid works (cyber-dojo's compose runs its services as nobody, 65534).
 USER 10001:10001
 WORKDIR /tmp

@@ -8,32 +8,11 @@ import sys
 import tomllib
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import yaml
 from dockerfile_parse import DockerfileParser
 
 from tests.conftest import ROOT
-
-
-def test_compose_keeps_the_socket_in_the_puller_only() -> None:
-    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
-    services: dict[str, Any] = compose["services"]
-    api, puller = services["languages-start-points"], services["languages-start-points-puller"]
-    for service in (api, puller):
-        assert service["read_only"] is True and service["user"] == "10001:10001"
-        assert service["restart"] == "on-failure" and service["init"] is True
-        assert any(t.startswith("/tmp") for t in service["tmpfs"])
-        assert "/ready" in " ".join(service["healthcheck"]["test"])
-        assert service["cap_drop"] == ["ALL"]
-    assert (
-        "volumes" not in api
-        and "--pull" in api["command"]
-        and api["command"][api["command"].index("--pull") + 1] == "none"
-    )
-    assert puller["volumes"] == ["${DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock"]
-    assert puller["command"][puller["command"].index("--pull") + 1] == "docker"
-    assert "ports" not in puller
 
 
 def test_dockerfile_non_root_tini_healthcheck_sha() -> None:

@@ -102,14 +102,38 @@ def test_compose_up_warms_dockerd_with_the_socket_in_the_puller_only(
         assert not [m for m in web["Mounts"] if "docker.sock" in m.get("Source", "")]
         assert [m["Destination"] for m in by_service["languages-start-points-puller"]["Mounts"]
                 if m.get("Source") == str(dockerd.socket)] == ["/var/run/docker.sock"]  # fmt: skip
-        assert web["Config"]["User"] == "10001:10001" and web["HostConfig"]["ReadonlyRootfs"]
+        for container in by_service.values():  # hardened, as the file says, as dockerd ran it
+            host = container["HostConfig"]
+            assert container["Config"]["User"] == "10001:10001" and host["ReadonlyRootfs"]
+            assert host["CapDrop"] == ["ALL"] and host["Init"] is True
+            assert host["RestartPolicy"]["Name"] == "on-failure" and "/tmp" in host["Tmpfs"]
         logs = dockerd.docker("logs", puller)
         assert TOKEN not in logs.stdout + logs.stderr
+
+        # down and up again: the marker on the puller's volume makes it ready at once
+        assert run("down").returncode == 0 and ids(dockerd, project) == []
+        assert run("up", "-d").returncode == 0
+        wait_until(lambda: answer("/alive") == 200, "the puller answering again", deadline=60)
+        assert answer("/ready") == 200  # its first /ready: the marker names this catalog
     finally:
-        down = run("down")
+        down = run("down", "-v")
         private.stop()
     assert down.returncode == 0, down.stderr
     assert ids(dockerd, project) == []
+
+
+def answer(path: str) -> int:
+    """The puller's status for `path` (it listens on the host's loopback, port 4624)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:4624{path}", timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0
 
 
 def ids(dockerd: Dockerd, project: str) -> list[str]:

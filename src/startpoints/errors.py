@@ -39,7 +39,12 @@ class Unreachable(StoreError):
 
 
 class GitError(StartpointsError):
-    """A git repository could not be read (not a repo, unknown commit, git failed)."""
+    """A git repository could not be read (not a repo, unknown commit, git failed); `output`
+    is what git itself said, where it said something (credentials in URLs redacted)."""
+
+    def __init__(self, message: str, output: str | None = None) -> None:
+        super().__init__(message)
+        self.output = output
 
 
 class UnsafeContent(StartpointsError):

@@ -138,14 +138,18 @@ def default_branch_history(url: str, repo: Path) -> list[str]:
 def _clone_default_branch(url: str, repo: Path, *options: str) -> None:
     """A bare clone of `url`'s master branch, else its main branch, as cyber-dojo picks it."""
     shown = strip_credentials(url)
+    said = None
     for branch in ("master", "main"):
         clone = ["clone", "-q", "--bare", *options, "--branch", branch]
         try:
             _git(repo.parent, *clone, "--", url, str(repo), doing=f"cloning {shown}", shown=shown)
-        except GitError:
+        except GitError as error:
+            said = error.output  # the last try's words (main's), as the create script shows
             continue
         return
-    raise GitError(f"{shown}: cannot be cloned: not a git repository, or no master or main branch")
+    raise GitError(
+        f"{shown}: cannot be cloned: not a git repository, or no master or main branch", said
+    )
 
 
 def is_dirty(repo: Path) -> bool:
@@ -182,11 +186,12 @@ def _git_bytes(repo: Path, *args: str, doing: str, shown: str | None = None) -> 
     except FileNotFoundError:
         raise GitError("git is not installed") from None
     if result.returncode != 0:
-        message = result.stderr.decode(errors="replace").strip().splitlines()
-        detail = message[-1] if message else f"exit {result.returncode}"
+        said = result.stderr.decode(errors="replace").strip()
         if shown is not None:  # never echo a URL's user or password
-            detail = _redact(detail)
+            said = "\n".join(_redact(line) for line in said.splitlines())
+        message = said.splitlines()
+        detail = message[-1] if message else f"exit {result.returncode}"
         if "not a git repository" in detail:
-            raise GitError(f"{repo}: not a git repository")
-        raise GitError(f"{repo}: {doing}: {detail}")
+            raise GitError(f"{repo}: not a git repository", said)
+        raise GitError(f"{repo}: {doing}: {detail}", said)
     return result.stdout

@@ -254,3 +254,27 @@ def served_catalog(image: str, workdir: Path) -> Any:
 
     workdir.mkdir()
     return serve.open_catalog(image, Stores(), workdir)
+
+
+@pytest.mark.parametrize("url", ["+bad", "b", "x/y"])
+def test_any_other_source_is_a_git_url_whose_failed_clone_is_said_as_the_script_says_it(
+    url: str, tmp_path: Path
+) -> None:
+    """Not a folder, a sha7@url or an image with a tag or digest: a git URL, as cyber-dojo's
+    create script takes it. Its failed clone is the script's three lines (`<url>` literal
+    there), git's own words being what the script's last try, `git clone --single-branch
+    --branch main URL 0`, says here; exit 3, and no other source reported."""
+    tried = subprocess.run(
+        ["git", "clone", "--single-branch", "--branch", "main", url, "0"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert tried.returncode != 0
+    done = subprocess.run(
+        [sys.executable, "-m", "startpoints", "create", f"oci:{tmp_path / 'out'}:x",
+         "--languages", url, "+also-bad"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 3
+    expected = ["ERROR: bad git clone <url>", f"--languages {url}", *tried.stderr.splitlines()]
+    assert done.stderr.splitlines() == expected
+    assert done.stdout == ""

@@ -150,6 +150,11 @@ def run(args: argparse.Namespace) -> int:
     except InvalidStartPoint as error:
         unfetched = [str(getattr(p, "file", "")) for p in error.problems if _unfetched(p)]
         _progress(request.kind, request.sources, until=unfetched[0] if unfetched else None)
+        first = next((p for p in error.problems if _unfetched(p)), None)
+        if first is not None and _cloned(str(getattr(first, "file", ""))):
+            # the script clones one source after another and stops at the first that fails
+            print(*_as_the_script_shows(first, request.kind), sep="\n", file=sys.stderr)
+            return 3
         print(f"ERROR: Failed to build {request.name}", file=sys.stderr)
         for problem in error.problems:
             print(*_as_the_script_shows(problem, request.kind), sep="\n", file=sys.stderr)
@@ -173,6 +178,13 @@ def _as_the_script_shows(problem: Any, kind: str) -> list[str]:
         return [f"ERROR: {problem}"]
     if problem.rule == "no_manifest":  # its words, as read_manifest_filenames.rb says them
         return ["ERROR: no manifest.json files in", f"--{kind} {problem.source or problem.file}"]
+    if problem.rule == "unfetched" and problem.detail is not None and _cloned(problem.file):
+        # the script's words for a failed clone ("<url>" is literal there), then git's own
+        return [
+            "ERROR: bad git clone <url>",
+            f"--{kind} {problem.file}",
+            *problem.detail.splitlines(),
+        ]
     if problem.source is None:
         return [f"ERROR: {problem}"]
     title = f"{problem.key} {problem.reason}" if problem.key else problem.reason
@@ -212,6 +224,19 @@ def _progress(kind: str, sources: Sequence[str], until: str | None = None) -> No
             if source.sha7:
                 print(f"git checkout {source.sha7}")
         print(f"--{kind} \t {text}")
+
+
+def _cloned(text: str) -> bool:
+    """Whether the create script would `git clone` the source `text` (its tag-less form)."""
+    from startpoints import sources
+    from startpoints.errors import StartpointsError
+    from startpoints.sources.git import GitSource
+
+    try:
+        found = sources.parse(text, folders_as_git=True)
+    except StartpointsError:
+        return False
+    return isinstance(found, GitSource) and found.sha7 is None
 
 
 def _unfetched(problem: object) -> bool:

@@ -24,7 +24,13 @@ from startpoints.core.manifest import Kind
 from startpoints.core.problem import Problem
 from startpoints.core.provenance import Provenance
 from startpoints.core.reference import Reference
-from startpoints.errors import InvalidStartPoint, StartpointsError, TagConflict, Unreachable
+from startpoints.errors import (
+    GitError,
+    InvalidStartPoint,
+    StartpointsError,
+    TagConflict,
+    Unreachable,
+)
 from startpoints.oci import image, layer, mediatypes, read, write
 from startpoints.oci.descriptor import Descriptor
 from startpoints.oci.image import Image
@@ -203,7 +209,10 @@ def _check(
             unreachable.setdefault(outcome.host, (outcome, []))[1].append(src.text)
             continue
         if isinstance(outcome, StartpointsError):
-            problems.append(Problem(src.text, f"cannot be fetched: {outcome}", rule="unfetched"))
+            said = outcome.output if isinstance(outcome, GitError) else None
+            problems.append(
+                Problem(src.text, f"cannot be fetched: {outcome}", rule="unfetched", detail=said)
+            )
             continue
         folders = lint.find_start_points(staging / str(i))
         if not folders:

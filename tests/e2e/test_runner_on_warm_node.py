@@ -9,12 +9,14 @@ back by itself: a slower first run, not a failure."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tarfile
 import urllib.request
@@ -86,22 +88,31 @@ def runner(dockerd: Dockerd, tmp_path: Path) -> Iterator[Any]:
     started: list[subprocess.Popen[bytes]] = []
     port = free_port()
 
+    def stop(process: subprocess.Popen[bytes]) -> None:
+        """up.sh's bash and the puma it starts, with puma's workers: the whole group."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
     def start() -> int:
         for process in started:
-            process.terminate()
-            process.wait(timeout=20)
+            stop(process)
         env = {**os.environ, "PATH": "/usr/bin:/bin", "DOCKER_HOST": dockerd.url,
                "DOCKER_CONFIG": str(tmp_path / "docker"), "CYBER_DOJO_RUNNER_PORT": str(port)}  # fmt: skip
         log = open(tmp_path / "runner.log", "ab")  # noqa: SIM115 - owned by the process
         started.append(subprocess.Popen(["bash", str(RUNNER / "config" / "up.sh")], cwd=RUNNER,
-                                        env=env, stdout=log, stderr=subprocess.STDOUT))  # fmt: skip
+                                        env=env, stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True))  # fmt: skip
         wait_until(lambda: _alive(port), "cyber-dojo's runner answering", deadline=60)
         return port
 
     yield start
     for process in started:
-        process.terminate()
-        process.wait(timeout=20)
+        stop(process)
 
 
 def _alive(port: int) -> bool:

@@ -4,6 +4,7 @@ with the limits its options set. A leaf module: verbs import it, it imports no v
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,13 +69,14 @@ def docker_config() -> Path | None:
     folder = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
     path = Path(folder) / "config.json"
     found = path if path.is_file() else None
-    given = os.environ.get(CREDENTIALS_ENV, "").replace(",", " ").split()
+    given = tuple(os.environ.get(CREDENTIALS_ENV, "").replace(",", " ").split())
     if not given:
         return found
     return _with_credentials(found, given)
 
 
-def _with_credentials(base: Path | None, given: list[str]) -> Path:
+@functools.cache  # stores and runtime both ask: one private file per process, not one each
+def _with_credentials(base: Path | None, given: tuple[str, ...]) -> Path:
     import atexit
     import base64
     import json
@@ -108,12 +110,6 @@ def _with_credentials(base: Path | None, given: list[str]) -> Path:
     with os.fdopen(descriptor, "w") as out:
         json.dump(config, out)
     return path
-
-
-def registry_of(image: str) -> str:
-    from startpoints.prepull.gate import registry_of as of
-
-    return of(image)
 
 
 def add_registry_options(parser: argparse.ArgumentParser) -> None:

@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     from startpoints.cli import progress
     from startpoints.core import words
+    from startpoints.prepull.gate import registry_of
     from startpoints.prepull.puller import Backoff
 
     catalog = common.open_catalog(args)
@@ -51,13 +52,13 @@ def run(args: argparse.Namespace) -> int:
     # a registry that refused this node's credentials is one line, not one per image
     denied = puller.progress().get("denied", {})
     for registry, why in denied.items():
-        held = [i for i in failed if common.registry_of(i) == registry]
+        held = [i for i in failed if registry_of(i) == registry]
         print(
             f"startpoints: error: {registry}: {why}; {words.count(len(held), 'image')} not pulled",
             file=sys.stderr,
         )
     for image, state in failed.items():
-        if common.registry_of(image) not in denied:
+        if registry_of(image) not in denied:
             print(
                 f"startpoints: error: {state['error'] or image + ': not present'}", file=sys.stderr
             )

@@ -98,5 +98,38 @@ def test_lint_problems_are_each_listed(
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
-    done = run("publish", str(tmp_path), home=tmp_path)
+    done = run("publish", home=tmp_path)
+    assert done.returncode == 2 and "REPO_DIR" in done.stderr
+    done = run("publish", str(tmp_path), "--image", home=tmp_path)
     assert done.returncode == 2 and "--image" in done.stderr
+
+
+def test_without_image_the_pinned_image_name_is_kept_and_a_latest_one_refused(
+    make_repo: RepoFactory,
+    language_image: Callable[..., Reference],
+    registry: Registry,
+    unique: str,
+    tmp_path: Path,
+) -> None:
+    """cyber-dojo's two repositories per language, as the start-points repository's CI runs it."""
+    pinned = language_image("7aa5992")
+    target = f"{registry.host}/cyber-dojo-start-points{unique}/python-pytest"
+
+    def pin(to: str) -> Callable[[Path], None]:
+        def edit(start_point: Path) -> None:
+            loaded = json.loads((start_point / "manifest.json").read_text())
+            (start_point / "manifest.json").write_text(json.dumps({**loaded, "image_name": to}))
+
+        return edit
+
+    repo = make_repo(edit=pin(str(pinned)))
+    sha7 = git(repo, "rev-parse", "--short=7", "HEAD")
+    done = run("publish", str(repo), "--startpoints-repo", target, home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(rf"{re.escape(target)}:{sha7}@sha256:[0-9a-f]{{64}}", done.stdout.strip())
+
+    floating = make_repo(name="floating", edit=pin(pinned.with_tag("latest").name + ":latest"))
+    refused = run("publish", str(floating), "--startpoints-repo", target, home=tmp_path)
+    assert refused.returncode != 0 and refused.stdout == ""
+    assert "image_name" in refused.stderr and "not latest or no tag" in refused.stderr
+    assert registry.tags(target.split("/", 1)[1]) == [sha7]

@@ -1,4 +1,4 @@
-"""`startpoints publish REPO_DIR --image NAME[:TAG|@DIGEST]`: push a commit's start-point image."""
+"""`startpoints publish REPO_DIR [--image NAME[:TAG|@DIGEST]]`: push a commit's start-point image."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def add(verbs: Any) -> None:
         verbs,
         "publish",
         help="publish REPO_DIR's start_point/ as a start-point image",
-        example="startpoints publish . --image ghcr.io/cyber-dojo-languages/java_junit:ci",
+        example="startpoints publish . --startpoints-repo ghcr.io/cyber-dojo-start-points/java-junit",
     )
     parser.add_argument(
         "repo_dir",
@@ -25,12 +25,17 @@ def add(verbs: Any) -> None:
         help="a language repo: its start_point/ is read from the commit, not the work tree",
     )
     parser.add_argument(
-        "--image", required=True, metavar="NAME[:TAG|@DIGEST]", help="the language image"
+        "--image",
+        metavar="NAME[:TAG|@DIGEST]",
+        help="one repository per language: the language image, tagged with this commit's sha7 "
+        "and written as image_name. Without it, image_name is kept as committed: it must name "
+        "the language repository's own existing tag (two repositories per language)",
     )
     parser.add_argument(
         "--startpoints-repo",
         metavar="NAME",
-        help="default: NAME's registry/cyberdojostartpoints/<last part>",
+        help="where the start-point image goes, tagged sha7 "
+        "(default: the language image's registry/cyberdojostartpoints/<last part>)",
     )
     parser.add_argument("--sha", help="the commit to publish (default: REPO_DIR's HEAD)")
     parser.add_argument(
@@ -49,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     request = publish.Request(
         repo_dir=args.repo_dir,
-        image=reference.parse(args.image),
+        image=reference.parse(args.image) if args.image else None,
         startpoints_repo=reference.parse(args.startpoints_repo) if args.startpoints_repo else None,
         sha=args.sha,
         source=args.source,

@@ -1,4 +1,8 @@
-"""Publish: a language repo's commit → its language image tagged sha7 and a tiny start-point image.
+"""Publish: a start point repo's commit → a tiny start-point image, and its language image pinned.
+
+Two layouts: one repository per language (`--image`: the language image is tagged with this
+commit's sha7 and image_name rewritten to that tag), or cyber-dojo's two (no `--image`: image_name
+is already pinned to the language repository's own tag, which must exist; nothing is tagged).
 
 Every check runs before anything is written; then the start-point image's blobs and
 manifest (by digest), then the language image's sha7 tag, then the start-point tag.
@@ -35,10 +39,24 @@ ANNOTATION_LANGUAGE_IMAGE = "org.cyber-dojo.start-point.language-image"
 @dataclass(frozen=True)
 class Request:
     repo_dir: Path
-    image: Reference  # the language image: NAME, NAME:TAG or NAME@DIGEST
+    # The language image: NAME, NAME:TAG or NAME@DIGEST, tagged NAME:sha7 of this repo's commit
+    # (one repository per language). None: manifest.json's image_name is already pinned to
+    # the language repository's tag (cyber-dojo's two repositories per language).
+    image: Reference | None = None
     startpoints_repo: Reference | None = None
     sha: str | None = None
     source: str | None = None  # defaults to the repo's origin URL
+
+
+@dataclass(frozen=True)
+class Pin:
+    """The language image a start point names: its image_name, digest, and the tag to make."""
+
+    image: Reference  # NAME:TAG
+    image_name: str  # as manifest.json says it, once published
+    digest: str
+    rewrite: bool  # image_name is rewritten (one-repository flow), else kept as committed
+    to_tag: Reference | None = None  # tag `image` from this reference, when it does not exist yet
 
 
 @dataclass(frozen=True)
@@ -82,24 +100,27 @@ def publish(
 ) -> Result:
     commit = git.resolve(request.repo_dir, request.sha or "HEAD")
     source = request.source or git.origin_url(request.repo_dir)
-    if not request.image.repository:
+    if request.image is not None and not request.image.repository:
         raise StartpointsError(
             f"--image {request.image}: names no repository for manifest.json's image_name"
         )
-    language = request.image.with_tag(commit.sha7)
-    target = _startpoints_repo(request).with_tag(commit.sha7)
-    say(f"publishing {request.repo_dir} at {commit.sha7} as {target}")
-    if differing := git.differs(request.repo_dir, commit.sha, START_POINT):
-        shown = ", ".join(differing[:5]) + (" ..." if len(differing) > 5 else "")
-        say(
-            f"warning: {request.repo_dir}: {START_POINT}/ in the work tree differs from "
-            f"{commit.sha7} ({shown}); publishing the commit, not the work tree"
+    if request.startpoints_repo is not None and request.startpoints_repo.identifier:
+        raise StartpointsError(
+            f"--startpoints-repo {request.startpoints_repo}: give a repository only; its tag is the sha7"
         )
-
-    language_store = stores.for_ref(language)
-    existing_tag, language_digest = _language_digest(language_store, request.image, language)
-    image_name = f"{language.docker_name}:{commit.sha7}"
-    built = _build(request.repo_dir, commit, source, f"{image_name}@{language_digest}", image_name)
+    with tempfile.TemporaryDirectory(prefix="startpoints-publish-") as tmp:
+        folder, loaded = _checked(request.repo_dir, commit, Path(tmp))
+        pin = _pin(request, stores, commit, loaded)
+        repo = request.startpoints_repo or default_startpoints_repo(pin.image)
+        target = repo.with_tag(commit.sha7)
+        say(f"publishing {request.repo_dir} at {commit.sha7} as {target}")
+        if differing := git.differs(request.repo_dir, commit.sha, START_POINT):
+            shown = ", ".join(differing[:5]) + (" ..." if len(differing) > 5 else "")
+            say(
+                f"warning: {request.repo_dir}: {START_POINT}/ in the work tree differs from "
+                f"{commit.sha7} ({shown}); publishing the commit, not the work tree"
+            )
+        built = _build(folder, loaded, pin, commit, source)
 
     store = stores.for_ref(target)
     published = store.resolve(target)
@@ -110,23 +131,23 @@ def publish(
         )
     result = Result(
         start_point=target.with_digest(built.digest),
-        language_image=language.with_digest(language_digest),
+        language_image=pin.image.with_digest(pin.digest),
         revision=commit.sha,
         created=commit.created,
         source=source,
-        language_tag_created=existing_tag is None,
+        language_tag_created=pin.to_tag is not None,
         already_published=published is not None,
         blobs_uploaded=0,
         bytes_uploaded=0,
     )
-    if published is not None and existing_tag is not None:
+    if published is not None and pin.to_tag is None:
         say(f"{target} is already published with this content")
         return result
 
     written = write.write(store, target.at_digest(built.digest), built)
-    if existing_tag is None:
-        write.tag(language_store, request.image, language)
-        say(f"tagged {language} → {language_digest}")
+    if pin.to_tag is not None:
+        write.tag(stores.for_ref(pin.image), pin.to_tag, pin.image)
+        say(f"tagged {pin.image} → {pin.digest}")
     raced = store.resolve(target)  # registries have no compare-and-set: look once more, last
     if raced is not None and raced.digest != built.digest:
         raise TagConflict(
@@ -140,13 +161,47 @@ def publish(
     )
 
 
-def _startpoints_repo(request: Request) -> Reference:
-    repo = request.startpoints_repo or default_startpoints_repo(request.image)
-    if repo.tag or repo.digest:
-        raise StartpointsError(
-            f"--startpoints-repo {repo}: give a repository only; its tag is the sha7"
+def _checked(repo: Path, commit: git.Commit, tmp: Path) -> tuple[Path, dict[str, Any]]:
+    """start_point/ at `commit`, exported into `tmp`, and its manifest: refused unless clean."""
+    if not git.is_folder(repo, commit, START_POINT):
+        raise StartpointsError(f"{repo}: no {START_POINT}/ folder at commit {commit.sha7}")
+    folder = git.export(repo, commit, START_POINT, tmp)
+    file = f"{repo / START_POINT / manifest.MANIFEST}@{commit.sha7}"
+    loaded, problems = manifest.check_dir(folder, "languages", file)
+    if loaded is None or problems:
+        raise InvalidStartPoint(
+            f"{repo / START_POINT}: {count(len(problems), 'problem')}; nothing published",
+            list(problems),
         )
-    return repo
+    return folder, loaded
+
+
+def _pin(request: Request, stores: Stores, commit: git.Commit, loaded: dict[str, Any]) -> Pin:
+    if request.image is None:
+        return _pinned_already(request.repo_dir, str(loaded["image_name"]), stores)
+    language = request.image.with_tag(commit.sha7)
+    existing, digest = _language_digest(stores.for_ref(language), request.image, language)
+    image_name = f"{language.docker_name}:{commit.sha7}"
+    to_tag = request.image if existing is None else None
+    return Pin(language, image_name, digest, rewrite=True, to_tag=to_tag)
+
+
+def _pinned_already(repo: Path, image_name: str, stores: Stores) -> Pin:
+    """Two repositories per language: image_name must name an existing, fixed tag."""
+    where = f"{repo / START_POINT / manifest.MANIFEST} image_name {image_name!r}"
+    try:
+        named = reference.parse(image_name)
+    except StartpointsError as error:
+        raise StartpointsError(f"{where}: {error}") from None
+    if named.is_layout or named.digest or not named.tag or named.tag == "latest":
+        raise StartpointsError(
+            f"{where}: without --image, image_name must be pinned to the language image's "
+            "own tag (NAME:sha7), not latest or no tag; nothing published"
+        )
+    found = stores.for_ref(named).resolve(named)
+    if found is None:
+        raise NotFound(f"{where}: no such tag in its registry; nothing published")
+    return Pin(named, image_name, found.digest, rewrite=False)
 
 
 def _language_digest(
@@ -171,26 +226,19 @@ def _language_digest(
 
 
 def _build(
-    repo: Path, commit: git.Commit, source: str | None, pinned: str, image_name: str
+    folder: Path, loaded: dict[str, Any], pin: Pin, commit: git.Commit, source: str | None
 ) -> image.Image:
-    with tempfile.TemporaryDirectory(prefix="startpoints-publish-") as tmp:
-        if not git.is_folder(repo, commit, START_POINT):
-            raise StartpointsError(f"{repo}: no {START_POINT}/ folder at commit {commit.sha7}")
-        folder = git.export(repo, commit, START_POINT, Path(tmp))
-        file = f"{repo / START_POINT / manifest.MANIFEST}@{commit.sha7}"
-        loaded, problems = manifest.check_dir(folder, "languages", file)
-        if loaded is None or problems:
-            raise InvalidStartPoint(
-                f"{repo / START_POINT}: {count(len(problems), 'problem')}; nothing published",
-                list(problems),
-            )
-        loaded["image_name"] = image_name
-        rewritten = (json.dumps(loaded, indent=2, ensure_ascii=False) + "\n").encode()
-        packed = layer.from_dir(folder, START_POINT, replace={manifest.MANIFEST: rewritten})
+    replaced: dict[str, bytes] = {}
+    if pin.rewrite:
+        loaded = {**loaded, "image_name": pin.image_name}
+        replaced[manifest.MANIFEST] = (
+            json.dumps(loaded, indent=2, ensure_ascii=False) + "\n"
+        ).encode()
+    packed = layer.from_dir(folder, START_POINT, replace=replaced)
     annotations = {
         ANNOTATION_REVISION: commit.sha,
         ANNOTATION_CREATED: commit.created,
-        ANNOTATION_LANGUAGE_IMAGE: pinned,
+        ANNOTATION_LANGUAGE_IMAGE: f"{pin.image_name}@{pin.digest}",
     }
     if source:
         annotations[ANNOTATION_SOURCE] = source

@@ -1,6 +1,8 @@
-"""`startpoints update LIST [--check] [--json]`: pin each start-point image line of LIST to the
-newest published start point of its language repo (workflows/update.py), rewriting LIST in
-place, or, with --check, changing nothing and exiting 1 when a line is behind (for CI)."""
+"""`startpoints update LIST [--migrate [REGISTRY]] [--check] [--json]`: pin each start-point
+image line of LIST to the newest published start point of its language repo, and with
+--migrate each `sha7@git-url` line whose commit is published to its start-point image
+(workflows/update.py), rewriting LIST in place, or, with --check, changing nothing and exiting 1
+when a line is behind (for CI)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,14 @@ def add(verbs: Any) -> None:
     parser.add_argument(
         "--check", action="store_true", help="change nothing; exit 1 when a line is behind"
     )
+    parser.add_argument(
+        "--migrate",
+        nargs="?",
+        const="ghcr.io",
+        metavar="REGISTRY",
+        help="also replace each sha7@https://HOST/OWNER/REPO line whose commit is published as "
+        "REGISTRY/owner/repo:sha7 (default ghcr.io) by that image, pinned; others are kept",
+    )
     parser.add_argument("--json", action="store_true", help="print the changes as JSON")
     common.add_registry_options(parser)
     parser.set_defaults(run=run)
@@ -41,9 +51,9 @@ def run(args: argparse.Namespace) -> int:
         text = args.list.read_text()
     except OSError as error:
         raise StartpointsError(f"{args.list}: {error.strerror}") from None
-    result = update.update(text, common.stores(args))
+    result = update.update(text, common.stores(args), say=_say, migrate_to=args.migrate)
     for change in result.changes:
-        what = "newer" if change.behind else "pinned"
+        what = "published" if change.migrated else "newer" if change.behind else "pinned"
         print(f"{args.list}:{change.line}: {what}: {change.old} -> {change.new}", file=sys.stderr)
     if args.json:
         print(update.as_json(result))
@@ -56,3 +66,7 @@ def run(args: argparse.Namespace) -> int:
         os.replace(tmp, args.list)
     print(f"{args.list}: {len(result.changes)} changed", file=sys.stderr)
     return 0
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)

@@ -8,21 +8,30 @@ Registry traffic per line: one manifest GET of the image named now (its annotati
 it came from), a tag list and a HEAD for the digest; Docker Hub counts only the GET. Git
 traffic: a treeless clone, commits only. Comments, blank lines, order and other source kinds
 (git URLs, folders) are kept as they are.
+
+Migration (`migrate_to`): cyber-dojo's list today is `sha7@https://github.com/OWNER/REPO`
+lines. Once a start-points repository's CI publishes, its commit sha7 is a tag of
+`REGISTRY/owner/repo` (the reusable workflow's default), so each git line whose exact commit
+is published becomes that image, pinned: the same start point, fetched as an image. A line not
+yet published stays a git line (side by side). One HEAD per git line.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from startpoints import git, sources
+from startpoints.core import reference
 from startpoints.core.reference import Reference
 from startpoints.errors import StartpointsError
 from startpoints.oci import read
 from startpoints.oci.stores import Stores
+from startpoints.sources.git import GitSource
 
 SOURCE = "org.opencontainers.image.source"
 REVISION = "org.opencontainers.image.revision"
@@ -36,6 +45,7 @@ class Change:
     new: str
     behind: bool  # a newer start point was published (not only a pin added)
     source: str | None = None
+    migrated: bool = False  # a git line, now its published start-point image
 
 
 @dataclass(frozen=True)
@@ -48,8 +58,11 @@ class Result:
         return any(change.behind for change in self.changes)
 
 
-def update(text: str, stores: Stores, say: Say = lambda _: None) -> Result:
-    """`text`, a list as `assemble --from` reads it, with each image line pinned to newest."""
+def update(
+    text: str, stores: Stores, say: Say = lambda _: None, migrate_to: str | None = None
+) -> Result:
+    """`text`, a list as `assemble --from` reads it, with each image line pinned to newest,
+    and with `migrate_to` (a registry), each git line whose commit is published as an image."""
     lines = text.splitlines(keepends=True)
     changes = []
     for number, line in enumerate(lines, 1):
@@ -58,18 +71,26 @@ def update(text: str, stores: Stores, say: Say = lambda _: None) -> Result:
         if not token:
             continue
         source = sources.parse(token)
-        ref = getattr(source, "ref", None)
-        if not isinstance(ref, Reference) or ref.is_layout:
-            continue  # git URLs and folders are left alone
-        pinned, repository = _newest(ref, stores, say)
+        if isinstance(source, GitSource):
+            if migrate_to is None or source.sha7 is None:
+                continue
+            published = _published(source.sha7, source.url, migrate_to, stores)
+            if published is None:
+                say(f"{token}: not published as {_image_of(source.url, migrate_to)}; kept")
+                continue
+            pinned, repository, behind, migrated = published, source.url, True, True
+        elif isinstance(ref := getattr(source, "ref", None), Reference) and not ref.is_layout:
+            pinned, repository = _newest(ref, stores, say)
+            behind, migrated = pinned.tag != ref.tag, False
+        else:
+            continue  # folders and layouts are left alone
         new = str(pinned)
         if new == token:
             continue
-        behind = pinned.tag != ref.tag
         lead = body[: len(body) - len(body.lstrip())]
         tail = body[len(lead) + len(token) :]
         lines[number - 1] = lead + new + tail + hash_ + comment
-        changes.append(Change(number, token, new, behind, repository))
+        changes.append(Change(number, token, new, behind, repository, migrated))
     return Result("".join(lines), changes)
 
 
@@ -101,10 +122,33 @@ def _newest(ref: Reference, stores: Stores, say: Say) -> tuple[Reference, str]:
     return tagged.with_digest(found.digest), url
 
 
+def _image_of(url: str, registry: str) -> str:
+    """`https://github.com/OWNER/REPO(.git)` → `REGISTRY/owner/repo`: where the reusable
+    workflow publishes that repository's start points (ghcr.io names are lower case)."""
+    path = urllib.parse.urlsplit(url).path if "://" in url else url.rpartition(":")[2]
+    parts = [part for part in path.removesuffix("/").removesuffix(".git").split("/") if part]
+    if len(parts) < 2:
+        raise StartpointsError(f"{url}: names no OWNER/REPO to find its start-point image by")
+    return f"{registry}/{parts[-2]}/{parts[-1]}".lower()
+
+
+def _published(sha7: str, url: str, registry: str, stores: Stores) -> Reference | None:
+    ref = reference.parse(f"{_image_of(url, registry)}:{sha7}")
+    found = stores.for_ref(ref).resolve(ref)
+    return None if found is None else ref.with_digest(found.digest)
+
+
 def as_json(result: Result) -> str:
     return json.dumps(
         [
-            {"line": c.line, "old": c.old, "new": c.new, "behind": c.behind, "source": c.source}
+            {
+                "line": c.line,
+                "old": c.old,
+                "new": c.new,
+                "behind": c.behind,
+                "source": c.source,
+                "migrated": c.migrated,
+            }
             for c in result.changes
         ]
     )

@@ -1,7 +1,9 @@
-"""`deploy/compose.yaml`, really run: Debian's docker-compose (1.29) brings it up on the test
-dockerd, on a catalog image assembled on the service image `make image` builds. The puller
-goes healthy once the catalog's language images are in dockerd; only the puller holds the
-socket; `down` leaves nothing running.
+"""`deploy/compose.yaml`, the puller beside commander's `cyber-dojo up`, really run: Debian's
+docker-compose (1.29) brings it up on the test dockerd, on a catalog image assembled on the
+service image `make image` builds, while that catalog image runs as commander runs its
+languages-start-points service. The puller goes healthy once the catalog's language images
+are in dockerd, and is `starting` (never `unhealthy`) until then, a day at most; only the
+puller holds the socket; `down` leaves nothing running.
 
 This machine's change to the file, and why: the test dockerd runs with `--bridge=none` (a
 bridge would put addresses of a private range on this machine), so each service gets the
@@ -88,18 +90,20 @@ def test_compose_up_warms_dockerd_with_the_socket_in_the_puller_only(
         assert up.returncode == 0, up.stderr
         containers = json.loads(dockerd.docker("inspect", *ids(dockerd, project)).stdout)
         by_service = {c["Config"]["Labels"]["com.docker.compose.service"]: c for c in containers}
+        assert list(by_service) == ["languages-start-points-puller"]  # commander runs the API
         puller = by_service["languages-start-points-puller"]["Id"]
+        check = by_service["languages-start-points-puller"]["Config"]["Healthcheck"]
+        assert check["StartPeriod"] >= 12 * 3600 * 10**9  # a cold pull is `starting`, not unhealthy
 
         def healthy() -> bool:
             state = json.loads(dockerd.docker("inspect", puller).stdout)[0]["State"]
             assert state["Status"] == "running", state
+            assert state.get("Health", {}).get("Status") != "unhealthy", state
             return bool(state.get("Health", {}).get("Status") == "healthy")
 
         wait_until(healthy, "the puller healthy: every language image in dockerd", deadline=120)
         listed = dockerd.docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout
         assert set(images) <= set(listed.split())
-        web = by_service["languages-start-points"]
-        assert not [m for m in web["Mounts"] if "docker.sock" in m.get("Source", "")]
         assert [m["Destination"] for m in by_service["languages-start-points-puller"]["Mounts"]
                 if m.get("Source") == str(dockerd.socket)] == ["/var/run/docker.sock"]  # fmt: skip
         for container in by_service.values():  # hardened, as the file says, as dockerd ran it
@@ -141,3 +145,96 @@ def ids(dockerd: Dockerd, project: str) -> list[str]:
         "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}"
     ).stdout
     return listed.split()
+
+
+COMMANDER = ROOT.parent / "shared" / "cyberdojo" / "commander" / "docker-compose"
+
+
+def commanders_service(service: str, image: str, env_file: Path) -> dict[str, object]:
+    """`service` as `cyber-dojo up` layers commander's compose files for it (user, read_only,
+    tmpfs, restart, env_file, image, container_name), with the host's network (the module
+    says why) in place of commander's bridge network."""
+    import yaml
+
+    merged: dict[str, object] = {}
+    for name in ("images", "user", "read_only", "tmp-fs", "restart", "env-files", "container-name"):
+        spec = yaml.safe_load((COMMANDER / f"{name}.yml").read_text())
+        merged.update(spec["services"].get(service, {}))
+    merged["image"] = image  # images.yml: ${CYBER_DOJO_LANGUAGES_START_POINTS}, --languages=
+    merged["env_file"] = [str(env_file)]
+    merged["network_mode"] = "host"
+    return merged
+
+
+def test_cyber_dojo_up_runs_the_catalog_image_as_its_languages_start_points_service(
+    service_image: str, registry: Registry, dockerd: Dockerd, unique: str, tmp_path: Path
+) -> None:
+    """`cyber-dojo up --languages=<catalog image>`: commander's own settings for the service,
+    read from its compose files, run by `docker run` on the test dockerd."""
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not installed (Debian package docker-compose)")
+    if not COMMANDER.is_dir():
+        pytest.skip(f"{COMMANDER}: commander's compose files are not beside this repository")
+    image = f"{registry.host}/commander{unique}/lang:1111111"
+    minimal_start_point(tmp_path / "sources" / "0", "Lang 0", image)
+    catalog = f"{registry.host}/commander{unique}/languages-start-points:1"
+    assemble.assemble(
+        assemble.Request(
+            sources=[str(tmp_path / "sources" / "0")], tag=parse(catalog), base=parse(service_image)
+        ),
+        Stores(),
+    )
+    assert dockerd.docker("pull", catalog).returncode == 0
+    env_file = tmp_path / ".env"  # as commander's .env names the services' ports
+    env_file.write_text(
+        "CYBER_DOJO_LANGUAGES_START_POINTS_PORT=4524\n"
+        "CYBER_DOJO_EXERCISES_START_POINTS_PORT=4525\n"
+        "CYBER_DOJO_CUSTOM_START_POINTS_PORT=4526\n"
+    )
+    service = commanders_service("languages-start-points", catalog, env_file)
+    assert service["user"] == "nobody" and service["read_only"] is True  # commander's, as read
+    # Commander's files are Compose v2's (tmpfs `mode`, which docker-compose 1.29 refuses), so
+    # they are run as `docker run` flags, one for each setting
+    (tmpfs,) = service["volumes"]  # type: ignore[misc]
+    name = f"{service['container_name']}_{unique}"
+    flags = [
+        f"--user={service['user']}",
+        "--read-only",
+        f"--mount=type=tmpfs,destination={tmpfs['target']},tmpfs-mode={tmpfs['tmpfs']['mode']:o},"
+        f"tmpfs-size={tmpfs['tmpfs']['size']}",
+        f"--restart={service['restart']}",
+        f"--env-file={env_file}",
+        f"--name={name}",
+        "--network=host",
+    ]
+    started = dockerd.docker("run", "--detach", *flags, catalog)
+    try:
+        assert started.returncode == 0, started.stderr
+        (container,) = json.loads(dockerd.docker("inspect", name).stdout)
+
+        def healthy() -> bool:  # the image's own HEALTHCHECK, run as nobody
+            state = json.loads(dockerd.docker("inspect", name).stdout)[0]["State"]
+            assert state["Status"] == "running", (state, dockerd.docker("logs", name))
+            return bool(state.get("Health", {}).get("Status") == "healthy")
+
+        wait_until(healthy, "the catalog image healthy as commander runs it", deadline=60)
+        status = Path(f"/proc/{container['State']['Pid']}/status").read_text()
+        uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()
+        assert uids[1:3] == ["65534", "65534"]  # nobody, as user.yml says
+        host = container["HostConfig"]
+        assert host["ReadonlyRootfs"] and host["RestartPolicy"]["Name"] == "on-failure"
+        assert [m["Target"] for m in host["Mounts"] if m["Type"] == "tmpfs"] == ["/tmp"]
+        names = json.loads(fetch("http://127.0.0.1:4524/names"))  # the image's port
+        assert names == {"names": ["Lang 0"]}
+        start_points = json.loads(fetch("http://127.0.0.1:4524/start_points"))
+        assert [sp["image_name"] for sp in start_points["start_points"]] == [image]
+    finally:
+        removed = dockerd.docker("rm", "--force", name)
+    assert removed.returncode == 0, removed.stderr
+
+
+def fetch(url: str) -> bytes:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return bytes(response.read())

@@ -43,6 +43,12 @@ def add(verbs: Any) -> None:
         metavar="REF",
         help="the image the catalog layer goes on (default: none, data only)",
     )
+    parser.add_argument(
+        "--replaces",
+        metavar="REF",
+        help="the catalog image this one replaces (the one in production): recorded by digest "
+        "in the image's annotations and on /start_points, the one to roll back to",
+    )
     common.add_kind_option(parser, "the kind of catalog")
     images = parser.add_mutually_exclusive_group()
     images.add_argument(
@@ -81,6 +87,8 @@ def read_sources(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
     args.kind = built["kind"]
     if args.base is None and built.get("base"):
         args.base = built["base"]
+    if args.replaces is None and built.get("replaces"):
+        args.replaces = built["replaces"]
     return given + [str(s) for s in built["sources"]], dict(built["pins"])
 
 
@@ -97,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         output=args.output,
         tag=reference.parse(args.tag) if args.tag else None,
         base=reference.parse(args.base) if args.base else None,
+        replaces=reference.parse(args.replaces) if args.replaces else None,
         images=args.images,
         jobs=args.jobs,
     )

@@ -69,11 +69,15 @@ PORTS = {"languages": 4524, "exercises": 4525, "custom": 4526}  # cyber-dojo's, 
 
 
 def index_json(
-    kind: str, entries: Sequence[Entry], provenance: Sequence[dict[str, Any]]
+    kind: str,
+    entries: Sequence[Entry],
+    provenance: Sequence[dict[str, Any]],
+    replaces: str | None = None,
 ) -> dict[str, Any]:
-    """The catalog index: every start point with where it came from. No timestamps of its
-    own, so the same sources give the same bytes."""
-    return {
+    """The catalog index: every start point with where it came from, and the catalog image it
+    replaced (NAME:TAG@DIGEST), where given. No timestamps of its own, so the same sources
+    give the same bytes."""
+    index: dict[str, Any] = {
         "kind": kind,
         "sources": pinned_sources(provenance),
         "start_points": [
@@ -86,6 +90,9 @@ def index_json(
             for e, p in zip(entries, provenance, strict=True)
         ],
     }
+    if replaces is not None:
+        index["replaces"] = replaces
+    return index
 
 
 def pinned_sources(provenance: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

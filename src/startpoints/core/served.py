@@ -40,6 +40,7 @@ class Served:
     # served name → the source repository's URL, where the catalog records one (the status
     # page links revisions to it; /start_points keeps its documented fields)
     repositories: dict[str, str] = field(default_factory=dict)
+    replaces: str | None = None  # the catalog this one replaced, NAME:TAG@DIGEST (rollback)
 
     @property
     def names(self) -> list[str]:
@@ -89,7 +90,7 @@ def load(folder: Path) -> Served:
     (no provenance then). A served catalog is untrusted like any image: every start point is
     checked by the rules assemble applies, and the catalog is refused whole, each problem
     named, when any fails. Every file read stays inside its start point's folder."""
-    kind, records = _index(folder)
+    kind, records, replaces = _index(folder)
     problems: list[Problem] = []
     checked: list[tuple[dict[str, Any], Path, dict[str, Any]]] = []
     for record in records:
@@ -125,19 +126,24 @@ def load(folder: Path) -> Served:
         aliases[str(loaded.get("display_name"))] = name
         start_points.append(_start_point(name, loaded, record))
     return Served(
-        kind, manifests, sorted(start_points, key=lambda s: s["name"]), aliases, repositories
+        kind,
+        manifests,
+        sorted(start_points, key=lambda s: s["name"]),
+        aliases,
+        repositories,
+        replaces,
     )
 
 
-def _index(folder: Path) -> tuple[Kind, list[dict[str, Any]]]:
-    """The kind and records of catalog.json, each checked; or, with no catalog.json, every
-    start point found under `folder`."""
+def _index(folder: Path) -> tuple[Kind, list[dict[str, Any]], str | None]:
+    """The kind, records and replaced catalog of catalog.json, each checked; or, with no
+    catalog.json, every start point found under `folder`."""
     index_path = folder / catalog.INDEX
     if not index_path.is_file():
         found = [d / manifest.MANIFEST for d in lint.find_start_points(folder)]
         if not found:
             raise StartpointsError(f"{folder}: holds no manifest.json")
-        return "languages", [{"manifest": str(p.relative_to(folder))} for p in found]
+        return "languages", [{"manifest": str(p.relative_to(folder))} for p in found], None
     where = str(index_path)
     try:
         index = strictjson.loads_bounded(paths.inside(folder, index_path).read_bytes())
@@ -155,9 +161,13 @@ def _index(folder: Path) -> tuple[Kind, list[dict[str, Any]]]:
         raise StartpointsError(
             f"{where}: start_points must be a list of objects, each with a manifest path"
         )
+    replaces = index.get("replaces")
+    if replaces is not None and not isinstance(replaces, str):
+        raise StartpointsError(f"{where}: replaces must be a string, the catalog image replaced")
     # In the order cyber-dojo's server finds them in the same folder (lint.find_start_points):
     # 0, 1, 10, 11, ..., 2, by path name by name, not by index.
-    return kind, sorted(records, key=lambda r: lint.glob_order(PurePosixPath(r["manifest"])))
+    ordered = sorted(records, key=lambda r: lint.glob_order(PurePosixPath(r["manifest"])))
+    return kind, ordered, replaces
 
 
 def serve_manifest(loaded: dict[str, Any], folder: Path) -> dict[str, Any]:

@@ -114,7 +114,9 @@ class _Api:
             "names": _json({"names": served.names}),
             "manifests": _json({"manifests": served.manifests}),
             "image_names": _json({"image_names": served.image_names}),
-            "start_points": _json({"start_points": served.start_points}),
+            "start_points": _json(
+                {"start_points": served.start_points, "replaces": served.replaces}
+            ),
         }
         self.one = {name: _json({"manifest": m}) for name, m in served.manifests.items()}
         self.one.update(

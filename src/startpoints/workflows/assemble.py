@@ -39,6 +39,7 @@ from startpoints.sources.source import Source
 
 CATALOG_PATH = "startpoints/catalog"  # where a catalog image holds the catalog folder
 KIND_LABEL = "org.cyber-dojo.start-point"
+REPLACES = "org.cyber-dojo.start-points.replaces"  # the catalog image this one replaced
 EPOCH = "1970-01-01T00:00:00Z"
 Say = Callable[[str], None]
 
@@ -60,6 +61,7 @@ class Request:
     # cyber-dojo's create script does, not as the work tree
     folders_as_git: bool = False
     pins: Mapping[str, str] = field(default_factory=dict)  # image source → digest (parse_sources)
+    replaces: Reference | None = None  # the catalog image in production, recorded for rollback
 
 
 @dataclass
@@ -90,6 +92,7 @@ def assemble(
     parsed = parse_sources(
         request.sources, folders_as_git=request.folders_as_git, pins=request.pins
     )
+    replaces = _replaced(request.replaces, request.kind, stores) if request.replaces else None
     staging_parent = request.output.parent if request.output else None
     if staging_parent:
         staging_parent.mkdir(parents=True, exist_ok=True)
@@ -105,12 +108,12 @@ def assemble(
                 f"{words.count(len(problems), 'problem')} in the catalog; nothing written or pushed",
                 list(problems),
             )
-        index = catalog.index_json(request.kind, entries, provenance)
+        index = catalog.index_json(request.kind, entries, provenance, replaces)
         (staging / catalog.INDEX).write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n")
         result = Result(request.kind, index["start_points"])
         if request.tag is not None or request.keep_image:
             result.base = load_base(request.base, stores) if request.base else None
-            result.built = catalog_image(staging, request.kind, provenance, result.base)
+            result.built = catalog_image(staging, request.kind, provenance, result.base, replaces)
         if request.tag is not None and result.built is not None:
             result.image = _push_catalog_image(result.built, request.tag, result.base, stores)
             say(f"pushed {result.image}")
@@ -302,11 +305,19 @@ class BaseImage:
 
 
 def catalog_image(
-    staging: Path, kind: Kind, provenance: list[dict[str, Any]], base: BaseImage | None
+    staging: Path,
+    kind: Kind,
+    provenance: list[dict[str, Any]],
+    base: BaseImage | None,
+    replaces: str | None = None,
 ) -> image.Image:
-    """The catalog folder as one reproducible layer (on `base`), labelled with its kind."""
+    """The catalog folder as one reproducible layer (on `base`), labelled with its kind and
+    annotated with the catalog image it replaced."""
     created = max((p["created"] for p in provenance if p.get("created")), default=EPOCH)
     annotations = {KIND_LABEL: kind, "org.opencontainers.image.created": created}
+    labels: dict[str, str] = {KIND_LABEL: kind}
+    if replaces is not None:  # a label too: `docker inspect` shows labels, not annotations
+        annotations[REPLACES] = labels[REPLACES] = replaces
     if base is not None:
         annotations["org.opencontainers.image.base.name"] = base.image.name
         annotations["org.opencontainers.image.base.digest"] = base.image.digest
@@ -314,12 +325,26 @@ def catalog_image(
         [layer.from_dir(staging, CATALOG_PATH)],
         created=created,
         annotations=annotations,
-        labels={KIND_LABEL: kind},
+        labels=labels,
         history="startpoints assemble",
         base=base.image if base else None,
         # the service in the base image listens where cyber-dojo expects this kind
         env={"PORT": str(catalog.PORTS[kind])} if base else None,
     )
+
+
+def _replaced(ref: Reference, kind: Kind, stores: Stores) -> str:
+    """`ref` pinned to its digest, once it is found to be a catalog image of `kind`: a
+    rollback target must be one (checked before any source is fetched)."""
+    manifest_json, descriptor = read.image_manifest(stores.for_ref(ref), ref, stores.limits)
+    annotations = manifest_json.get("annotations")
+    found = annotations.get(KIND_LABEL) if isinstance(annotations, dict) else None
+    if found != kind:
+        raise StartpointsError(
+            f"--replaces {ref}: not a catalog image of kind {kind} ({KIND_LABEL} is {found!r}); "
+            "nothing assembled"
+        )
+    return str(ref.with_digest(descriptor.digest))
 
 
 def load_base(ref: Reference, stores: Stores) -> BaseImage:

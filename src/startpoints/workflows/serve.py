@@ -42,7 +42,14 @@ def built_from(text: str, stores: Stores) -> dict[str, Any]:
     records = [s for s in index["sources"] if isinstance(s, dict) and s.get("source")]
     sources = [str(s["source"]) for s in records]
     pins = {str(s["source"]): str(s["digest"]) for s in records if s.get("digest")}
-    return {"kind": str(index.get("kind")), "sources": sources, "pins": pins, "base": base}
+    replaces = index.get("replaces") if isinstance(index.get("replaces"), str) else None
+    return {
+        "kind": str(index.get("kind")),
+        "sources": sources,
+        "pins": pins,
+        "base": base,
+        "replaces": replaces,
+    }
 
 
 def catalog_folder(text: str, stores: Stores, workdir: Path | None = None) -> Path:

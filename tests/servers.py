@@ -59,6 +59,7 @@ class Registry:
 
     BLOB_GET = re.compile(r'"GET /v2/(?P<repo>[^ ]+)/blobs/(?P<digest>sha256:[0-9a-f]{64}) HTTP')
     BLOB_UPLOAD = re.compile(r'"(?:PUT|PATCH) /v2/(?P<repo>[^ ]+)/blobs/uploads/')
+    MANIFEST_ASKED = re.compile(r'"(?:GET|HEAD) /v2/[^ ]+/manifests/[^ ]+ HTTP')
 
     def __init__(self, workdir: Path) -> None:
         if shutil.which("docker-registry") is None:
@@ -100,6 +101,10 @@ class Registry:
 
     def blob_uploads(self) -> int:
         return len(self.BLOB_UPLOAD.findall(self.log_text()))
+
+    def manifest_requests(self) -> int:
+        """GETs and HEADs of manifests the registry logged, answered or refused."""
+        return len(self.MANIFEST_ASKED.findall(self.log_text()))
 
     def tags(self, repository: str) -> list[str]:
         try:

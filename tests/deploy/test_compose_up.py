@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,28 +171,32 @@ def test_cyber_dojo_up_runs_the_catalog_image_as_its_languages_start_points_serv
     service_image: str, registry: Registry, dockerd: Dockerd, unique: str, tmp_path: Path
 ) -> None:
     """`cyber-dojo up --languages=<catalog image>`: commander's own settings for the service,
-    read from its compose files, run by `docker run` on the test dockerd."""
-    if shutil.which("docker-compose") is None:
-        pytest.skip("docker-compose is not installed (Debian package docker-compose)")
+    read from its compose files, run by `docker run` on the test dockerd. Then the rollback
+    docs/operations.md gives: the running container names the catalog it replaced (a label),
+    and that reference, run the same way, serves the previous catalog."""
     if not COMMANDER.is_dir():
         pytest.skip(f"{COMMANDER}: commander's compose files are not beside this repository")
     image = f"{registry.host}/commander{unique}/lang:1111111"
-    minimal_start_point(tmp_path / "sources" / "0", "Lang 0", image)
-    catalog = f"{registry.host}/commander{unique}/languages-start-points:1"
-    assemble.assemble(
-        assemble.Request(
-            sources=[str(tmp_path / "sources" / "0")], tag=parse(catalog), base=parse(service_image)
-        ),
-        Stores(),
-    )
-    assert dockerd.docker("pull", catalog).returncode == 0
+    repository = f"{registry.host}/commander{unique}/languages-start-points"
+    catalogs = []
+    for version in range(2):  # v1, then v2 replacing it
+        minimal_start_point(tmp_path / "sources" / str(version), f"Lang {version}", image)
+        request = assemble.Request(
+            sources=[str(tmp_path / "sources" / str(version))],
+            tag=parse(f"{repository}:{version + 1}"),
+            base=parse(service_image),
+            replaces=catalogs[-1] if catalogs else None,
+        )
+        built = assemble.assemble(request, Stores()).image
+        assert built is not None
+        catalogs.append(built)
     env_file = tmp_path / ".env"  # as commander's .env names the services' ports
     env_file.write_text(
         "CYBER_DOJO_LANGUAGES_START_POINTS_PORT=4524\n"
         "CYBER_DOJO_EXERCISES_START_POINTS_PORT=4525\n"
         "CYBER_DOJO_CUSTOM_START_POINTS_PORT=4526\n"
     )
-    service = commanders_service("languages-start-points", catalog, env_file)
+    service = commanders_service("languages-start-points", "", env_file)
     assert service["user"] == "nobody" and service["read_only"] is True  # commander's, as read
     # Commander's files are Compose v2's (tmpfs `mode`, which docker-compose 1.29 refuses), so
     # they are run as `docker run` flags, one for each setting
@@ -207,10 +212,10 @@ def test_cyber_dojo_up_runs_the_catalog_image_as_its_languages_start_points_serv
         f"--name={name}",
         "--network=host",
     ]
-    started = dockerd.docker("run", "--detach", *flags, catalog)
-    try:
+
+    def up(catalog: str) -> dict[str, Any]:
+        started = dockerd.docker("run", "--detach", *flags, catalog)
         assert started.returncode == 0, started.stderr
-        (container,) = json.loads(dockerd.docker("inspect", name).stdout)
 
         def healthy() -> bool:  # the image's own HEALTHCHECK, run as nobody
             state = json.loads(dockerd.docker("inspect", name).stdout)[0]["State"]
@@ -218,19 +223,32 @@ def test_cyber_dojo_up_runs_the_catalog_image_as_its_languages_start_points_serv
             return bool(state.get("Health", {}).get("Status") == "healthy")
 
         wait_until(healthy, "the catalog image healthy as commander runs it", deadline=60)
+        inspected: dict[str, Any] = json.loads(dockerd.docker("inspect", name).stdout)[0]
+        return inspected
+
+    try:
+        container = up(f"{repository}:2")
         status = Path(f"/proc/{container['State']['Pid']}/status").read_text()
         uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()
         assert uids[1:3] == ["65534", "65534"]  # nobody, as user.yml says
         host = container["HostConfig"]
         assert host["ReadonlyRootfs"] and host["RestartPolicy"]["Name"] == "on-failure"
         assert [m["Target"] for m in host["Mounts"] if m["Type"] == "tmpfs"] == ["/tmp"]
-        names = json.loads(fetch("http://127.0.0.1:4524/names"))  # the image's port
-        assert names == {"names": ["Lang 0"]}
+        assert json.loads(fetch("http://127.0.0.1:4524/names")) == {"names": ["Lang 1"]}
         start_points = json.loads(fetch("http://127.0.0.1:4524/start_points"))
         assert [sp["image_name"] for sp in start_points["start_points"]] == [image]
+        assert start_points["replaces"] == str(catalogs[0])
+
+        # the rollback: the replaced catalog, as the container's label names it
+        label = '{{index .Config.Labels "org.cyber-dojo.start-points.replaces"}}'
+        previous = dockerd.docker("inspect", "--format", label, name).stdout.strip()
+        assert previous == str(catalogs[0])  # NAME:TAG@sha256:…, whatever the tag names now
+        assert dockerd.docker("rm", "--force", name).returncode == 0
+        up(previous)
+        assert json.loads(fetch("http://127.0.0.1:4524/names")) == {"names": ["Lang 0"]}
     finally:
         removed = dockerd.docker("rm", "--force", name)
-    assert removed.returncode == 0, removed.stderr
+    assert removed.returncode in (0, 1), removed.stderr
 
 
 def fetch(url: str) -> bytes:

@@ -344,6 +344,51 @@ def test_by_default_images_are_recorded_where_their_registry_answers_and_warned_
         assemble.assemble(assemble.Request(sources=[str(missing)], images="auto"), stores)
 
 
+def test_a_registry_that_refuses_is_one_warning_and_a_hold_not_a_failure(
+    tmp_path: Path, unique: str
+) -> None:
+    """GHCR's private packages without a login: the registry answers 401 "denied". By default
+    that is one warning naming the registry, the catalog is still made and the registry is not
+    asked for its other images; --verify-images refuses each image by name."""
+    from tests.conftest import minimal_start_point, push_language_image
+    from tests.servers import TokenRegistry
+
+    private = TokenRegistry(tmp_path / "private", "hiker", "t0ken").start()
+    try:
+        login = tmp_path / "login.json"
+        login.write_text(json.dumps({"auths": {private.host: {"auth": "aGlrZXI6dDBrZW4="}}}))
+        names = [f"{private.host}/cdl{unique}/lang_{i}:1111111" for i in range(12)]
+        for i, name in enumerate(names):
+            push_language_image(Stores(docker_config=login), parse(name), content=str(i))
+            minimal_start_point(tmp_path / "sources" / str(i), f"Lang {i}", name)
+        sources = [str(tmp_path / "sources" / str(i)) for i in range(12)]
+        asked = private.manifest_requests()
+        said: list[str] = []
+        anonymous = Stores(docker_config=tmp_path / "none.json", retry=FAST_RETRY)
+
+        result = assemble.assemble(
+            assemble.Request(sources=sources, images="auto"), anonymous, say=said.append
+        )
+
+        assert len(result.start_points) == 12
+        assert all(sp.get("image_digest") is None for sp in result.start_points)
+        (warning,) = [line for line in said if "warning" in line]
+        assert warning.startswith(f"warning: {private.host}: denied (no credentials for ")
+        assert warning.endswith("its images' digests and sizes are not recorded")
+        # each image asked is two requests (anonymous, then with an anonymous token); 8 are
+        # asked at once, the other 4 are held: 16, not 24
+        assert private.manifest_requests() - asked <= 16
+
+        with pytest.raises(InvalidStartPoint, match="12 problems") as refused:
+            assemble.assemble(assemble.Request(sources=sources, images="verify"), anonymous)
+        assert all("denied" in str(p) for p in refused.value.problems)
+        with_login = Stores(docker_config=login, retry=FAST_RETRY)
+        verified = assemble.assemble(assemble.Request(sources=sources, images="verify"), with_login)
+        assert all(sp["image_digest"].startswith("sha256:") for sp in verified.start_points)
+    finally:
+        private.stop()
+
+
 def _set_image_name(start_point: Path, image_name: str) -> None:
     path = start_point / "manifest.json"
     loaded = json.loads(path.read_text())

@@ -38,7 +38,7 @@ from startpoints.core import ratelimit, strictjson
 from startpoints.core.limits import DEFAULT, Limits
 from startpoints.core.reference import Reference
 from startpoints.core.words import count
-from startpoints.errors import NotFound, StoreError, Unreachable
+from startpoints.errors import Denied, NotFound, StoreError, Unreachable
 from startpoints.oci import mediatypes
 from startpoints.oci.descriptor import Descriptor, sha256
 
@@ -270,8 +270,10 @@ class RegistryStore:
             if self._basic or getattr(auth, "token", None):
                 headers.update(auth.get_auth_header())
         except AttributeError:
-            raise StoreError(
-                f"{self.host} asks for a login for {ref.name}: no credentials in docker config.json"
+            raise Denied(
+                self.host,
+                False,
+                f"{self.host} asks for a login for {ref.name}: no credentials in docker config.json",
             ) from None
         try:
             response = self._fetch(method, url, headers, data, max_body)
@@ -446,8 +448,9 @@ class RegistryStore:
         message = f"{doing} {ref}: {self.host} answered {response.status_code}{_errors(response)}"
         if raise_retryable and response.status_code in _RETRY_STATUS:
             raise _Retryable(message)
-        if response.status_code in (401, 403):
-            raise StoreError(f"{message} (check the credentials in docker config.json)")
+        if response.status_code in (401, 403):  # GHCR's private packages: 401/403 "denied"
+            sent = credentials(self.host, self._docker_config) is not None
+            raise Denied(self.host, sent, message)
         raise StoreError(message)
 
 

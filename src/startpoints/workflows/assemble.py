@@ -25,6 +25,7 @@ from startpoints.core.problem import Problem
 from startpoints.core.provenance import Provenance
 from startpoints.core.reference import Reference
 from startpoints.errors import (
+    Denied,
     GitError,
     InvalidStartPoint,
     StartpointsError,
@@ -251,7 +252,9 @@ def _check_images(
     linux/amd64 image's config and layers: what a node fetches) are recorded, so a puller
     knows what it must fetch without asking a registry. The digest is a HEAD, which Docker
     Hub does not count; the size needs the image manifest, a GET, which it counts as a pull.
-    In "auto" mode a registry that does not answer at once is tried once and warned about."""
+    In "auto" mode a registry that does not answer at once, or refuses (GHCR's private
+    packages, no login), is tried once and warned about in one line. A refusal is a hold on
+    its registry: its other images are not asked for."""
     from startpoints.oci.registry import Retry
 
     problems: list[Problem] = []
@@ -259,9 +262,13 @@ def _check_images(
     if mode == "auto":
         stores = Stores(stores.docker_config, Retry(attempts=1), stores.limits, stores.cancelled)
 
+    refused: dict[str, Denied] = {}  # registry → its refusal, given to its other images
+
     def look(name: str) -> tuple[str, tuple[str, int] | None | StartpointsError]:
         ref = reference.parse(name)
         ref = ref if ref.identifier else ref.with_tag("latest")
+        if (held := refused.get(ref.domain)) is not None:
+            return name, held
         try:
             store = stores.for_ref(ref)
             found = store.resolve(ref)
@@ -270,12 +277,15 @@ def _check_images(
             value, _ = read.image_manifest(store, ref.at_digest(found.digest), stores.limits)
             parts = [read.config_descriptor(value, ref), *read.layer_descriptors(value, ref)]
             return name, (found.digest, sum(d.size for d in parts))
+        except Denied as error:
+            refused.setdefault(ref.domain, error)
+            return name, error
         except StartpointsError as error:
             return name, error
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         found = dict(pool.map(look, names))
-    unreachable: dict[str, StartpointsError] = {}
+    unreachable: dict[str, StartpointsError] = {}  # registry → why it gave no answer
     for entry, record in zip(entries, provenance, strict=True):
         name = entry.manifest.get("image_name")
         if name is None:
@@ -285,6 +295,8 @@ def _check_images(
             record["image_digest"], record["image_size"] = outcome
         elif mode == "auto" and isinstance(outcome, Unreachable):
             unreachable.setdefault(outcome.host, outcome)
+        elif mode == "auto" and isinstance(outcome, Denied):
+            unreachable.setdefault(outcome.registry, outcome)
         else:
             why = "is not in its registry" if outcome is None else f"cannot be checked: {outcome}"
             problems.append(Problem(entry.file, why, "image_name", name, entry.source))

@@ -105,6 +105,17 @@ def minimal_start_point(folder: Path, display_name: str, image_name: str) -> Pat
     return folder
 
 
+def pinned_to(image_name: str) -> Callable[[Path], None]:
+    """A make_repo edit: manifest.json's image_name set to `image_name`, as cyber-dojo's
+    start-points repositories pin it to their language repository's tag."""
+
+    def edit(start_point: Path) -> None:
+        file = start_point / "manifest.json"
+        file.write_text(json.dumps({**json.loads(file.read_text()), "image_name": image_name}))
+
+    return edit
+
+
 def push_language_image(stores: Stores, ref: Reference, content: str = "runtime") -> str:
     """A small stand-in for a language image (one layer), pushed as `ref`; returns its digest."""
     import tempfile

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from startpoints.core.reference import Reference
-from tests.conftest import RepoFactory, git
+from tests.conftest import RepoFactory, git, pinned_to
 from tests.servers import Registry
 
 
@@ -115,20 +115,15 @@ def test_without_image_the_pinned_image_name_is_kept_and_a_latest_one_refused(
     pinned = language_image("7aa5992")
     target = f"{registry.host}/cyber-dojo-start-points{unique}/python-pytest"
 
-    def pin(to: str) -> Callable[[Path], None]:
-        def edit(start_point: Path) -> None:
-            loaded = json.loads((start_point / "manifest.json").read_text())
-            (start_point / "manifest.json").write_text(json.dumps({**loaded, "image_name": to}))
-
-        return edit
-
-    repo = make_repo(edit=pin(str(pinned)))
+    repo = make_repo(edit=pinned_to(str(pinned)))
     sha7 = git(repo, "rev-parse", "--short=7", "HEAD")
     done = run("publish", str(repo), "--startpoints-repo", target, home=tmp_path)
     assert done.returncode == 0, done.stderr
     assert re.fullmatch(rf"{re.escape(target)}:{sha7}@sha256:[0-9a-f]{{64}}", done.stdout.strip())
 
-    floating = make_repo(name="floating", edit=pin(pinned.with_tag("latest").name + ":latest"))
+    floating = make_repo(
+        name="floating", edit=pinned_to(pinned.with_tag("latest").name + ":latest")
+    )
     refused = run("publish", str(floating), "--startpoints-repo", target, home=tmp_path)
     assert refused.returncode != 0 and refused.stdout == ""
     assert "image_name" in refused.stderr and "not latest or no tag" in refused.stderr

@@ -3,7 +3,6 @@ start-points repository's CI does, with GitHub's variables set as Actions sets t
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from startpoints.core.reference import Reference
-from tests.conftest import RepoFactory, git
+from tests.conftest import RepoFactory, git, pinned_to
 from tests.servers import Registry
 
 WORKFLOW = Path(__file__).parents[2] / ".github" / "workflows" / "publish-start-point.yml"
@@ -63,13 +62,7 @@ def test_a_start_points_repository_publishes_to_its_own_package_with_no_image_gi
 ) -> None:
     pinned = language_image("7aa5992")
 
-    def pin(start_point: Path) -> None:
-        loaded = json.loads((start_point / "manifest.json").read_text())
-        (start_point / "manifest.json").write_text(
-            json.dumps({**loaded, "image_name": str(pinned)})
-        )
-
-    repo = make_repo(edit=pin)
+    repo = make_repo(edit=pinned_to(str(pinned)))
     sha = git(repo, "rev-parse", "HEAD")
     github = {
         "GITHUB_REPOSITORY": f"Cyber-Dojo-Start-Points{unique}/Python-Pytest",

@@ -18,7 +18,7 @@ from startpoints.core.reference import Reference
 from startpoints.errors import StartpointsError
 from startpoints.oci.stores import Stores
 from startpoints.workflows import publish, update
-from tests.conftest import RepoFactory, git
+from tests.conftest import RepoFactory, git, pinned_to
 from tests.servers import GitDaemon, Registry
 
 
@@ -44,13 +44,7 @@ def tagged_list(
     org = f"Cyber-Dojo-Start-Points{unique}"
     pinned = language_image("7aa5992")
 
-    def pin(start_point: Path) -> None:
-        loaded = json.loads((start_point / "manifest.json").read_text())
-        (start_point / "manifest.json").write_text(
-            json.dumps({**loaded, "image_name": str(pinned)})
-        )
-
-    first = make_repo(name="python-pytest", edit=pin)
+    first = make_repo(name="python-pytest", edit=pinned_to(str(pinned)))
     second = make_repo(example="bash-bats", name="bash-bats")
     first_line = served(first, daemon, f"{org}/python-pytest.git")
     second_line = served(second, daemon, f"{org}/bash-bats.git")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -18,19 +17,9 @@ from startpoints.core.reference import Reference
 from startpoints.errors import NotFound, StartpointsError
 from startpoints.oci.stores import Stores
 from startpoints.workflows import publish
-from tests.conftest import RepoFactory, git
+from tests.conftest import RepoFactory, git, pinned_to
 from tests.servers import Registry
 from tests.workflows.test_publish import start_point_files
-
-
-def pinned_to(image_name: str) -> Callable[[Path], None]:
-    def edit(start_point: Path) -> None:
-        file = start_point / "manifest.json"
-        loaded = json.loads(file.read_text())
-        loaded["image_name"] = image_name
-        file.write_text(json.dumps(loaded, indent=4) + "\n")
-
-    return edit
 
 
 @pytest.fixture

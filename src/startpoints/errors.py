@@ -17,6 +17,16 @@ class InvalidStartPoint(StartpointsError):
         self.problems = problems
 
 
+class CheckerFaults(InvalidStartPoint):
+    """Faults as cyber-dojo's create-script checkers report them (core/script_checks.py):
+    their lines, and the exit code they give."""
+
+    def __init__(self, lines: list[str], code: int) -> None:
+        super().__init__(f"cyber-dojo's checks fail with exit code {code}", [])
+        self.lines = lines
+        self.code = code
+
+
 class NotFound(StartpointsError):
     """An image, manifest or blob is absent from its store."""
 

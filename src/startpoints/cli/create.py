@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from startpoints.errors import InvalidStartPoint, StartpointsError
+from startpoints.errors import CheckerFaults, InvalidStartPoint, StartpointsError
 
 SERVICE_IMAGE = "ghcr.io/cyber-dojo/startpoints:v{}"  # published by .github/workflows/release.yml
 TYPES = ("--custom", "--exercises", "--languages")  # cyber-dojo's order: exit codes follow it
@@ -147,6 +147,10 @@ def run(args: argparse.Namespace) -> int:
             created = create.create(
                 request, common.stores(None), say=(lambda _: None) if quiet else _say, done=done
             )
+    except CheckerFaults as error:  # the script's lines after its own first line
+        _progress(request.kind, request.sources)
+        print(f"ERROR: Failed to build {request.name}", *error.lines, sep="\n", file=sys.stderr)
+        return error.code
     except InvalidStartPoint as error:
         unfetched = [str(getattr(p, "file", "")) for p in error.problems if _unfetched(p)]
         _progress(request.kind, request.sources, until=unfetched[0] if unfetched else None)

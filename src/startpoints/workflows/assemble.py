@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from startpoints import sources
-from startpoints.core import catalog, lint, manifest, reference, words
+from startpoints.core import catalog, lint, manifest, reference, script_checks, words
 from startpoints.core.manifest import Kind
 from startpoints.core.problem import Problem
 from startpoints.core.provenance import Provenance
 from startpoints.core.reference import Reference
 from startpoints.errors import (
+    CheckerFaults,
     Denied,
     GitError,
     InvalidStartPoint,
@@ -63,6 +64,9 @@ class Request:
     folders_as_git: bool = False
     pins: Mapping[str, str] = field(default_factory=dict)  # image source → digest (parse_sources)
     replaces: Reference | None = None  # the catalog image in production, recorded for rollback
+    # create: the start points are first checked as cyber-dojo's create script checks them,
+    # its faults reported in its words and with its exit code (core/script_checks.py)
+    script_checks: bool = False
 
 
 @dataclass
@@ -101,6 +105,11 @@ def assemble(
         staging = Path(tmp) / "catalog"
         fetched = _fetch_all(parsed, staging, stores, request.jobs, say, done)
         _set_image_names(staging, parsed, request.image_names)
+        if request.script_checks and not any(isinstance(f, StartpointsError) for f in fetched):
+            sources_by_index = [(i, src.text) for i, src in enumerate(parsed)]
+            report = script_checks.check(staging, sources_by_index, request.kind)
+            if report.code is not None:
+                raise CheckerFaults(report.lines, report.code)
         entries, provenance, problems = _check(staging, parsed, fetched, request.kind)
         if request.images != "skip" and not problems:
             problems += _check_images(entries, provenance, stores, request.images, say)

@@ -63,6 +63,7 @@ def create(
             base=request.base,
             image_names=image_names,
             folders_as_git=True,
+            script_checks=True,
         ),
         stores,
         say=say,

@@ -264,4 +264,4 @@ def test_on_success_stdout_holds_the_scripts_progress_lines_and_stderr_nothing(
         f"git clone {other}",
         f"--languages \t {other}",
     ]
-    assert lines[-1].startswith(f"Successfully built {name}@sha256:")
+    assert lines[-1] == f"Successfully built {name}"  # the name exactly as given

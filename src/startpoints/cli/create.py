@@ -12,54 +12,75 @@ from typing import Any
 
 from startpoints.errors import CheckerFaults, InvalidStartPoint, StartpointsError
 
-SERVICE_IMAGE = "ghcr.io/cyber-dojo/startpoints:v{}"  # published by .github/workflows/release.yml
+SERVICE_REPOSITORY = "ghcr.io/cyber-dojo/startpoints"  # published by .github/workflows/release.yml
 TYPES = ("--custom", "--exercises", "--languages")  # cyber-dojo's order: exit codes follow it
-HELP = """
+# The script's show_use, word for word (tests/workflows/test_create_help.py compares it), its
+# base image being the startpoints service image, then the options of startpoints' own.
+USE = """
   Use:
-    [ENV-VAR]... startpoints create <name> --custom    <url>...
-    [ENV-VAR]... startpoints create <name> --exercises <url>...
-    [ENV-VAR]... startpoints create <name> --languages <url>...
+    [ENV-VAR]... cyber-dojo start-point create <name> --custom    <url>...
+    [ENV-VAR]... cyber-dojo start-point create <name> --exercises <url>...
+    [ENV-VAR]... cyber-dojo start-point create <name> --languages <url>...
 
   Creates a cyber-dojo start-point image named <name>
-  containing the start points of the specified git-repo <url>s.
-  Unless overridden with an environment variable or --base, its base image will be
-      ghcr.io/cyber-dojo/startpoints:v<version>
+  containing git clones of the specified git-repo <url>s.
+  Unless overridden with environment variables, its base image will be
+      {image}:{tag}
 
-  <url> can be a plain git-repo url (its master, else main, branch is cloned)
+  <url> can be a plain git-repo url
       Eg https://github.com/cyber-dojo-start-points/gcc-assert
   <url> can be prefixed with a 7-character tag.
       This will git checkout the tag after the git clone.
       Eg 7686e9d@https://github.com/cyber-dojo-start-points/gcc-assert
-  <url> can be a local git repository (its committed master, else main, branch)
-      Eg $PWD
-  <url> can be a start-point image, by sha7 tag or digest
-      Eg ghcr.io/cyberdojostartpoints/gcc_assert:7686e9d
 
   [ENV-VAR] can be
-      STARTPOINTS_SERVICE_IMAGE
-          The base image (the startpoints service image).
+      CYBER_DOJO_START_POINTS_BASE_IMAGE
+          The base image name. Overrides {image}
+      CYBER_DOJO_START_POINTS_BASE_TAG
+          The base image tag. Overrides {tag}
       CYBER_DOJO_DEBUG
           When set to 'true' prints extra debug information.
 
-  Example: read tagged git-repo <url>s from a local file
+  Example 1: non-local tagged git-repo <url>
 
-    startpoints create eg/second \\
+    cyber-dojo start-point create eg/first \\
+        --languages 384f486@https://github.com/cyber-dojo-start-points/java-junit
+
+  Example 2: non-local tagged git-repo <url> with base-image tag set by env-var
+
+    export CYBER_DOJO_START_POINTS_BASE_TAG=e8f8d56
+    cyber-dojo start-point create eg/first \\
+        --languages 384f486@https://github.com/cyber-dojo-start-points/java-junit
+
+  Example 3: read tagged git-repo <url>s from a local file
+
+    cyber-dojo start-point create eg/second \\
         --languages $(< my-language-selection.txt)
 
-positional arguments:
-  NAME              the image to create; oci:PATH:NAME writes an OCI layout instead
-  SOURCE            a start-point image (tag or digest), sha7@git-url, git URL, or repository
+    cat my-language-selection.txt
+    384f486@https://github.com/cyber-dojo-start-points/java-junit
+    cfbd925@https://github.com/cyber-dojo-start-points/javascript-jasmine
+    c14a87e@https://github.com/cyber-dojo-start-points/python-pytest
+    8fe0d11@https://github.com/cyber-dojo-start-points/ruby-minitest
 
-options (startpoints' own, read after the arguments above are checked):
-  --push            push NAME to its registry (default: load it into the local engine)
-  --engine URL      Docker Engine API (default: $DOCKER_HOST, else the local socket)
-  --base REF        the image the catalog goes on (default: $STARTPOINTS_SERVICE_IMAGE, else
-                    ghcr.io/cyber-dojo/startpoints:v<version>); none: a data-only image
-  --build-images    also build a local repo's docker/Dockerfile as <image_name>:<sha7>
-  --json            print a JSON summary
+  Example 4: read tagged git-repo <url>s from a curl'd file
 
-example:
-  startpoints create acme/my-languages --languages $PWD ghcr.io/cyberdojostartpoints/java_junit:4edf92a"""
+    ORG=https://raw.githubusercontent.com/cyber-dojo
+    REPO=languages-start-points
+
+    cyber-dojo start-point create eg/third \\
+        --languages $(curl --silent ${{ORG}}/${{REPO}}/main/git_repo_urls.tagged)
+
+"""
+OWN = """  startpoints' own (read after the arguments above are checked):
+    <name> may be oci:PATH:NAME (an OCI layout); a <url> may also be a local git
+    repository ($PWD: its committed master, else main) or a start-point image by
+    sha7 tag or digest.
+    --push            push <name> to its registry (default: load it into the local engine)
+    --engine URL      Docker Engine API (default: $DOCKER_HOST, else the local socket)
+    --base REF        the base image in one (none: a data-only image)
+    --build-images    also build a local repo's docker/Dockerfile as <image_name>:<sha7>
+    --json            print a JSON summary"""
 
 
 class UsageError(StartpointsError):
@@ -114,12 +135,14 @@ def parse(words: list[str]) -> dict[str, Any]:
         ref = reference.parse(name)
     except StartpointsError:
         raise UsageError(f"malformed <image-name> {name}", 14) from None
-    return {**options, "name": ref, "kind": kind[2:], "sources": sources}
+    return {**options, "name": ref, "given": name, "kind": kind[2:], "sources": sources}
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.words or args.words[0] in ("-h", "--help"):
-        print(HELP)
+        from startpoints import __version__
+
+        print(USE.format(image=SERVICE_REPOSITORY, tag=f"v{__version__}") + OWN)
         return 0
     try:
         parsed = parse(args.words)
@@ -149,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
             )
     except CheckerFaults as error:  # the script's lines after its own first line
         _progress(request.kind, request.sources)
-        print(f"ERROR: Failed to build {request.name}", *error.lines, sep="\n", file=sys.stderr)
+        print(f"ERROR: Failed to build {parsed['given']}", *error.lines, sep="\n", file=sys.stderr)
         return error.code
     except InvalidStartPoint as error:
         unfetched = [str(getattr(p, "file", "")) for p in error.problems if _unfetched(p)]
@@ -159,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
             # the script clones one source after another and stops at the first that fails
             print(*_as_the_script_shows(first, request.kind), sep="\n", file=sys.stderr)
             return 3
-        print(f"ERROR: Failed to build {request.name}", file=sys.stderr)
+        print(f"ERROR: Failed to build {parsed['given']}", file=sys.stderr)
         for problem in error.problems:
             print(*_as_the_script_shows(problem, request.kind), sep="\n", file=sys.stderr)
         return _exit_code(error.problems, request.kind)
@@ -168,7 +191,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             json.dumps({"image": created, "kind": request.kind, "sources": list(request.sources)})
         )
-    print(f"Successfully built {created}")  # stdout, as cyber-dojo's create prints it
+    # stdout, as cyber-dojo's create prints it: the name as given (--json has the digest)
+    print(f"Successfully built {parsed['given']}")
     return 0
 
 
@@ -204,13 +228,16 @@ def _as_the_script_shows(problem: Any, kind: str) -> list[str]:
 
 def _base(given: str | None) -> Any:
     """The image the catalog goes on: by default the startpoints service image (so the created
-    image serves itself, as cyber-dojo's does), `$STARTPOINTS_SERVICE_IMAGE` when set;
-    `--base none` makes a data-only image."""
+    image serves itself, as cyber-dojo's does), its name and tag overridden by the script's
+    CYBER_DOJO_START_POINTS_BASE_IMAGE and _TAG; `--base none` makes a data-only image."""
     from startpoints import __version__
     from startpoints.core import reference
 
-    text = given or os.environ.get("STARTPOINTS_SERVICE_IMAGE") or SERVICE_IMAGE.format(__version__)
-    return None if text == "none" else reference.parse(text)
+    if given is None:
+        name = os.environ.get("CYBER_DOJO_START_POINTS_BASE_IMAGE") or SERVICE_REPOSITORY
+        tag = os.environ.get("CYBER_DOJO_START_POINTS_BASE_TAG") or f"v{__version__}"
+        given = f"{name}:{tag}"
+    return None if given == "none" else reference.parse(given)
 
 
 def _progress(kind: str, sources: Sequence[str], until: str | None = None) -> None:

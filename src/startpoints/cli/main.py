@@ -40,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader left (`| head`): no traceback, as a shell tool does
+        sys.stderr.close()  # nothing more can be said; Python's own flush at exit stays quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by it
     except Exception as error:  # a bug of ours, not bad input: say so in one line
         if os.environ.get("STARTPOINTS_DEBUG"):
             raise

@@ -370,8 +370,13 @@ def _replaced(ref: Reference, kind: Kind, stores: Stores) -> str:
 
 def load_base(ref: Reference, stores: Stores) -> BaseImage:
     source = stores.for_ref(ref)
-    manifest_json, descriptor = read.image_manifest(source, ref, stores.limits)
-    config = read.image_config(source, ref, manifest_json, stores.limits)
+    try:
+        manifest_json, descriptor = read.image_manifest(source, ref, stores.limits)
+        config = read.image_config(source, ref, manifest_json, stores.limits)
+    except StartpointsError as error:
+        if str(ref) in str(error):
+            raise
+        raise StartpointsError(f"base image {ref}: {error}") from None
     layers = tuple(_as_oci(d) for d in read.layer_descriptors(manifest_json, ref))
     return BaseImage(
         image.Base(config=config, layers=layers, name=str(ref), digest=descriptor.digest), ref

@@ -52,9 +52,10 @@ class GitError(StartpointsError):
     """A git repository could not be read (not a repo, unknown commit, git failed); `output`
     is what git itself said, where it said something (credentials in URLs redacted)."""
 
-    def __init__(self, message: str, output: str | None = None) -> None:
+    def __init__(self, message: str, output: str | None = None, *, checkout: bool = False) -> None:
         super().__init__(message)
         self.output = output
+        self.checkout = checkout  # cloned, but the commit is not there: `git checkout` failed
 
 
 class UnsafeContent(StartpointsError):

@@ -117,7 +117,38 @@ def fetch(url: str, sha7: str, repo: Path) -> Commit:
     )
     clone = ["clone", "-q", "--bare", "--filter=blob:none", *shallow, "--", url, str(repo)]
     _git(repo.parent, *clone, doing=f"cloning {shown}", shown=shown)
-    return resolve(repo, sha7)
+    try:
+        return resolve(repo, sha7)
+    except GitError as error:
+        raise GitError(str(error), _checkout_said(repo, sha7), checkout=True) from None
+
+
+def clone_said(url: str, name: str) -> str:
+    """What cyber-dojo's create script shows of a clone that fails: git's own words for its
+    last try, `git clone --single-branch --branch main URL NAME` (NAME its index folder), run
+    in a scratch folder. Only for showing: the clone here has failed already."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix=".startpoints-clone-") as scratch:
+        clone = ["clone", "--single-branch", "--branch", "main", "--", url, name]
+        try:
+            _git(Path(scratch), *clone, doing="cloning", shown=strip_credentials(url))
+        except GitError as error:
+            return error.output or str(error)
+    return f"{strip_credentials(url)}: cloned on a second try"
+
+
+def _checkout_said(repo: Path, sha7: str) -> str:
+    """What `git checkout SHA7` says of a commit the clone does not have (cyber-dojo's script
+    checks out after cloning, and shows git's words): git's own, from a scratch work tree."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix=".startpoints-checkout-", dir=repo.parent) as tree:
+        try:
+            _git(repo, "--work-tree", tree, "checkout", sha7, doing="checkout")  # sha7: hex
+        except GitError as error:
+            return error.output or str(error)
+    return f"error: {sha7} is not a commit"
 
 
 def fetch_default_branch(url: str, repo: Path) -> Commit:

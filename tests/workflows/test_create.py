@@ -278,3 +278,49 @@ def test_any_other_source_is_a_git_url_whose_failed_clone_is_said_as_the_script_
     expected = ["ERROR: bad git clone <url>", f"--languages {url}", *tried.stderr.splitlines()]
     assert done.stderr.splitlines() == expected
     assert done.stdout == ""
+
+
+def test_a_tagged_url_whose_commit_is_not_there_is_said_as_the_scripts_checkout_says_it(
+    tmp_path: Path, make_repo: RepoFactory
+) -> None:
+    """The script clones the url, prints `git clone URL` and `git checkout SHA7`, then, the
+    checkout failing, `ERROR: git checkout SHA7`, `--languages` and git's own words; exit 3.
+    A tagged url that cannot be cloned is the clone's lines, naming the url without its tag."""
+    repo = make_repo()
+    url = f"file://{repo}"
+    clone = subprocess.run(
+        ["git", "clone", "-q", "--single-branch", "--branch", "main", url, "0"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert clone.returncode == 0, clone.stderr
+    checkout = subprocess.run(
+        ["git", "checkout", "abc1234"], cwd=tmp_path / "0", capture_output=True, text=True
+    )
+    assert checkout.returncode != 0
+
+    def create(*sources: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "startpoints", "create", f"oci:{tmp_path / 'out'}:x",
+             "--languages", *sources],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    done = create(str(repo), f"abc1234@{url}")
+    assert done.returncode == 3
+    assert done.stderr.splitlines() == [
+        "ERROR: git checkout abc1234", "--languages", *checkout.stderr.splitlines()
+    ]  # fmt: skip
+    assert done.stdout.splitlines() == [
+        f"git clone {repo}", f"--languages \t {repo}", f"git clone {url}", "git checkout abc1234"
+    ]  # fmt: skip
+
+    gone = f"file://{tmp_path / 'gone'}"
+    (tmp_path / "scratch").mkdir()
+    tried = subprocess.run(
+        ["git", "clone", "--single-branch", "--branch", "main", gone, "0"],
+        cwd=tmp_path / "scratch", capture_output=True, text=True,
+    )  # fmt: skip
+    done = create(f"abc1234@{gone}")
+    assert done.returncode == 3
+    expected = ["ERROR: bad git clone <url>", f"--languages {gone}", *tried.stderr.splitlines()]
+    assert done.stderr.splitlines() == expected

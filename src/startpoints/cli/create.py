@@ -175,9 +175,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"ERROR: Failed to build {parsed['given']}", *error.lines, sep="\n", file=sys.stderr)
         return error.code
     except InvalidStartPoint as error:
-        unfetched = [str(getattr(p, "file", "")) for p in error.problems if _unfetched(p)]
-        _progress(request.kind, request.sources, until=unfetched[0] if unfetched else None)
         first = next((p for p in error.problems if _unfetched(p)), None)
+        failed = str(getattr(first, "file", "")) if first is not None else None
+        _progress(request.kind, request.sources, failed, getattr(first, "checkout", False))
         if first is not None and _cloned(str(getattr(first, "file", ""))):
             # the script clones one source after another and stops at the first that fails
             print(*_as_the_script_shows(first, request.kind), sep="\n", file=sys.stderr)
@@ -206,12 +206,16 @@ def _as_the_script_shows(problem: Any, kind: str) -> list[str]:
         return [f"ERROR: {problem}"]
     if problem.rule == "no_manifest":  # its words, as read_manifest_filenames.rb says them
         return ["ERROR: no manifest.json files in", f"--{kind} {problem.source or problem.file}"]
-    if problem.rule == "unfetched" and problem.detail is not None and _cloned(problem.file):
-        # the script's words for a failed clone ("<url>" is literal there), then git's own
+    source = _cloned(problem.file) if problem.rule == "unfetched" else None
+    if source is not None and problem.detail is not None:
+        said = problem.detail.splitlines()
+        if problem.checkout:  # the script's words for a failed checkout, then git's own
+            return [f"ERROR: git checkout {source.sha7}", f"--{kind}", *said]
+        # for a failed clone ("<url>" is literal there), the url without its tag
         return [
             "ERROR: bad git clone <url>",
-            f"--{kind} {problem.file}",
-            *problem.detail.splitlines(),
+            f"--{kind} {source.url if source.sha7 else problem.file}",
+            *said,
         ]
     if problem.source is None:
         return [f"ERROR: {problem}"]
@@ -240,25 +244,30 @@ def _base(given: str | None) -> Any:
     return None if given == "none" else reference.parse(given)
 
 
-def _progress(kind: str, sources: Sequence[str], until: str | None = None) -> None:
+def _progress(
+    kind: str, sources: Sequence[str], until: str | None = None, checkout: bool = False
+) -> None:
     """The lines the create script prints on stdout as it clones each source (all of them
-    fetched at once here, so printed after, in order), up to the first that failed."""
+    fetched at once here, so printed after, in order), up to the first that failed: with
+    its clone's lines too when it was its checkout that failed."""
     from startpoints import sources as kinds
     from startpoints.sources.git import GitSource
 
     for text in sources:
-        if text == until:
+        if text == until and not checkout:
             return
         source = kinds.parse(text, folders_as_git=True)
         if isinstance(source, GitSource):
             print(f"git clone {source.url if source.sha7 else text}")
             if source.sha7:
                 print(f"git checkout {source.sha7}")
+        if text == until:
+            return
         print(f"--{kind} \t {text}")
 
 
-def _cloned(text: str) -> bool:
-    """Whether the create script would `git clone` the source `text` (its tag-less form)."""
+def _cloned(text: str) -> Any:
+    """The git source the create script would `git clone` for `text`, or None."""
     from startpoints import sources
     from startpoints.errors import StartpointsError
     from startpoints.sources.git import GitSource
@@ -266,8 +275,8 @@ def _cloned(text: str) -> bool:
     try:
         found = sources.parse(text, folders_as_git=True)
     except StartpointsError:
-        return False
-    return isinstance(found, GitSource) and found.sha7 is None
+        return None
+    return found if isinstance(found, GitSource) else None
 
 
 def _unfetched(problem: object) -> bool:

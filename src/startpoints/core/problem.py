@@ -23,8 +23,10 @@ class Problem:
     # which check found it: a manifest key, or one of RULES below; cyber-dojo's exit codes
     # follow it (core/check_codes.py)
     rule: str = field(default="", compare=False)
-    # a source that could not be fetched: what the fetching program said (git's own words)
+    # a source that could not be fetched: what the fetching program said (git's own words),
+    # and whether it was cloned but has not the commit (the create script's `git checkout`)
     detail: str | None = field(default=None, compare=False)
+    checkout: bool = field(default=False, compare=False)
 
     def at(self, file: str) -> Problem:
         return replace(self, file=file)

@@ -223,8 +223,15 @@ def _check(
             continue
         if isinstance(outcome, StartpointsError):
             said = outcome.output if isinstance(outcome, GitError) else None
+            checkout = isinstance(outcome, GitError) and outcome.checkout
             problems.append(
-                Problem(src.text, f"cannot be fetched: {outcome}", rule="unfetched", detail=said)
+                Problem(
+                    src.text,
+                    f"cannot be fetched: {outcome}",
+                    rule="unfetched",
+                    detail=said,
+                    checkout=checkout,
+                )
             )
             continue
         folders = lint.find_start_points(staging / str(i))

@@ -27,7 +27,7 @@ import pytest
 from startpoints.core.reference import parse
 from startpoints.oci.stores import Stores
 from startpoints.workflows import assemble
-from tests.conftest import ROOT, minimal_start_point, push_language_image
+from tests.conftest import CYBERDOJO, ROOT, minimal_start_point, push_language_image
 from tests.servers import Dockerd, Registry, TokenRegistry, wait_until
 
 TOKEN = "ghp_c0mposeT0ken"
@@ -148,7 +148,7 @@ def ids(dockerd: Dockerd, project: str) -> list[str]:
     return listed.split()
 
 
-COMMANDER = ROOT.parent / "shared" / "cyberdojo" / "commander" / "docker-compose"
+COMMANDER = CYBERDOJO / "commander" / "docker-compose"
 
 
 def commanders_service(service: str, image: str, env_file: Path) -> dict[str, object]:

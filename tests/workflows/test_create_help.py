@@ -68,3 +68,34 @@ def test_the_base_image_variables_the_help_names_are_used(tmp_path: Path) -> Non
     )  # fmt: skip
     assert done.returncode != 0
     assert "127.0.0.1:9/cdl/base:e8f8d56" in done.stderr  # the base looked for, by its name
+
+
+BAD_ARGS = CYBERDOJO / "start-points-base" / "app" / "src" / "from_script" / "bad_args.rb"
+
+
+@pytest.mark.skipif(
+    not BAD_ARGS.exists() or not Path("/usr/bin/ruby").exists(), reason=f"needs ruby and {BAD_ARGS}"
+)
+@pytest.mark.parametrize(
+    "words",
+    [
+        "--languages x", "--custom x", "--exercises", "jj", "jj x", "jj --custom",
+        "jj --exercises", "jj --languages", "jj --custom a a", "jj --exercises a b a",
+        "jj --languages a b a b c c", "Bad/Name --languages a", "a..b --languages a",
+        "localhost:5000/x/y:1 --languages a", "x/y@sha256:abc --languages a", "-x --languages a",
+        "UPPER.host/x --languages a", "x/y:" + "t" * 129 + " --languages a", "a__b/c --custom a",
+    ],
+)  # fmt: skip
+def test_bad_arguments_are_said_and_coded_as_bad_args_rb_and_the_script_say_them(
+    words: str,
+) -> None:
+    """bad_args.rb, run as the script runs it, then the script's `ERROR: bad args`; exit its code."""
+    ruby = subprocess.run(["ruby", str(BAD_ARGS), *words.split()], capture_output=True, text=True)
+    done = create(*words.split(), DOCKER_HOST="unix:///nonexistent")
+    if ruby.returncode:
+        assert (done.returncode, done.stderr) == (
+            ruby.returncode,
+            ruby.stderr + "ERROR: bad args\n",
+        )
+    else:  # good arguments: past the checks (then no engine here)
+        assert done.returncode not in range(4, 15) and "bad args" not in done.stderr

@@ -131,7 +131,7 @@ def parse(words: list[str]) -> dict[str, Any]:
         )
     from startpoints.core import reference
 
-    try:
+    try:  # as bad_args.rb judges names (tests/workflows/test_create_help.py compares them)
         ref = reference.parse(name)
     except StartpointsError:
         raise UsageError(f"malformed <image-name> {name}", 14) from None

@@ -205,7 +205,7 @@ def test_bearer_tokens_from_a_token_server_with_docker_config_credentials(
 def test_credentials_for_an_engine_or_cri_come_from_docker_config(tmp_path: Path) -> None:
     import base64
 
-    from startpoints.oci.registry import credentials
+    from startpoints.oci.authn import credentials
 
     config = tmp_path / "config.json"
     config.write_text(

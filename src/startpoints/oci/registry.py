@@ -1,10 +1,10 @@
 """A registry as a Store, over the OCI distribution API.
 
 The only module that imports the registry client library (oras-py's auth backends, on
-requests): they bring token auth (anonymous or from credentials, scoped per repository),
-Basic auth, and docker config.json credentials (auths, credsStore, credHelpers). Every
-error they or requests raise leaves here as a StoreError or NotFound naming the registry
-and the object.
+requests): they bring token auth (anonymous or from credentials, scoped per repository) and
+Basic auth; the credentials come from oci/authn.py, looked up once per registry. Every
+error they or requests raise leaves here as a StoreError, Denied or NotFound naming the
+registry and the object.
 
 Only `oras.auth` is imported, not `oras.provider`: the provider pulls in jsonschema
 (~80 ms at every start, measured; docs/benchmarks.md) for manifest validation we do not
@@ -20,7 +20,6 @@ import socket
 import ssl
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -29,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import oras.auth
-import oras.container
 import requests
 import requests.adapters
 import requests.utils
@@ -39,7 +37,7 @@ from startpoints.core.limits import DEFAULT, Limits
 from startpoints.core.reference import Reference
 from startpoints.core.words import count
 from startpoints.errors import Denied, NotFound, StoreError, Unreachable
-from startpoints.oci import mediatypes
+from startpoints.oci import authn, mediatypes
 from startpoints.oci.descriptor import Descriptor, sha256
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -92,6 +90,7 @@ class RegistryStore:
         self._session.mount("https://", adapter)
         self._clients: dict[str, Any] = {}
         self._basic: bool | None = None
+        self._logins: list[tuple[str, str] | None] = []  # the credentials, once looked up
 
     # --- Store ---------------------------------------------------------------------------
 
@@ -213,9 +212,16 @@ class RegistryStore:
             auth = oras.auth.get_auth_backend(
                 backend, self._session, self.scheme == "http", self._verify
             )
-            _load_credentials(auth, self.host, self._docker_config)
+            if (login := self._login()) is not None:
+                auth.set_basic_auth(*login)
             self._clients[repository] = auth
         return self._clients[repository]
+
+    def _login(self) -> tuple[str, str] | None:
+        """This registry's credentials, looked up once (a credential helper is a process)."""
+        if not self._logins:
+            self._logins.append(authn.credentials(self.host, self._docker_config))
+        return self._logins[0]
 
     def _challenges_basic(self) -> bool:
         """Whether the registry asks for Basic auth (htpasswd) rather than a bearer token.
@@ -266,19 +272,18 @@ class RegistryStore:
     ) -> requests.Response:
         auth = self._auth(ref)
         headers = dict(headers)
-        try:
-            if self._basic or getattr(auth, "token", None):
-                headers.update(auth.get_auth_header())
-        except AttributeError:
+        if self._basic and self._login() is None:
             raise Denied(
                 self.host,
                 False,
                 f"{self.host} asks for a login for {ref.name}: no credentials in docker config.json",
-            ) from None
+            )
+        if self._basic or auth.token:
+            headers.update(auth.get_auth_header())
         try:
             response = self._fetch(method, url, headers, data, max_body)
             if response.status_code in (401, 403):
-                self._check_realm(response, auth, ref)
+                self._check_realm(response, ref)
                 headers, changed = auth.authenticate_request(
                     response,
                     headers,
@@ -294,22 +299,17 @@ class RegistryStore:
             ) from None
         return response
 
-    def _check_realm(self, response: requests.Response, auth: Any, ref: Reference) -> None:
+    def _check_realm(self, response: requests.Response, ref: Reference) -> None:
         """Credentials go to a token realm over HTTPS, or to the registry's own host; never in
-        clear text to another host (a hostile registry's realm would harvest them)."""
+        clear text to another host (authn.realm_refused)."""
+        if self._login() is None:
+            return
         challenge = response.headers.get("Www-Authenticate", "")
-        if challenge[:6].lower() != "bearer" or not getattr(auth, "_basic_auth", None):
-            return
-        match = re.search(r'realm="([^"]*)"', challenge)
-        realm = match.group(1) if match else ""
-        parts = urllib.parse.urlsplit(realm if "://" in realm else f"{self.scheme}://{realm}")
-        own = urllib.parse.urlsplit(f"{self.scheme}://{self.host}").hostname
-        if parts.scheme == "https" or parts.hostname == own:
-            return
-        raise StoreError(
-            f"{self.host} asks for {ref.name}'s login to be sent to {parts.scheme}://"
-            f"{parts.netloc[:100]}, another host over plain HTTP: credentials not sent"
-        )
+        if (where := authn.realm_refused(challenge, self.scheme, self.host)) is not None:
+            raise StoreError(
+                f"{self.host} asks for {ref.name}'s login to be sent to {where}, another "
+                "host over plain HTTP: credentials not sent"
+            )
 
     def _fetch(
         self, method: str, url: str, headers: dict[str, str], data: bytes | None, max_body: int
@@ -449,8 +449,7 @@ class RegistryStore:
         if raise_retryable and response.status_code in _RETRY_STATUS:
             raise _Retryable(message)
         if response.status_code in (401, 403):  # GHCR's private packages: 401/403 "denied"
-            sent = credentials(self.host, self._docker_config) is not None
-            raise Denied(self.host, sent, message)
+            raise Denied(self.host, self._login() is not None, message)
         raise StoreError(message)
 
 
@@ -517,31 +516,3 @@ def _media_type_inside(data: bytes, ref: Reference) -> str:
         return media_type
     except (ValueError, KeyError, TypeError):
         raise StoreError(f"{ref}: registry sent something that is not a manifest") from None
-
-
-def credentials(host: str, docker_config: Path | None) -> tuple[str, str] | None:
-    """The user and password docker config.json holds for `host` (auths, credsStore or
-    credHelpers), to hand to an engine or a CRI that pulls on our behalf; None when none."""
-    import base64
-
-    auth = oras.auth.get_auth_backend("basic", requests.Session())
-    _load_credentials(auth, host, docker_config)
-    encoded = getattr(auth, "_basic_auth", None)
-    if not encoded:
-        return None
-    user, _, password = base64.b64decode(encoded).decode().partition(":")
-    return user, password
-
-
-DOCKER_HUB_KEY = (
-    "https://index.docker.io/v1/"  # where `docker login` files Docker Hub's credentials
-)
-DOCKER_HUB_HOSTS = ("docker.io", "registry-1.docker.io", "index.docker.io")
-
-
-def _load_credentials(auth: Any, host: str, docker_config: Path | None) -> None:
-    """Point an oras auth backend at docker config.json's credentials for `host`."""
-    configs = [str(docker_config)] if docker_config else None
-    auth.load_configs(oras.container.Container(f"{host}/any"), configs)
-    if host in DOCKER_HUB_HOSTS and not getattr(auth, "_basic_auth", None):
-        auth._load_auth(DOCKER_HUB_KEY)  # oras looks Docker Hub up by host name only

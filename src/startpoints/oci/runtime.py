@@ -212,6 +212,6 @@ def _denied(image: str, credentials: bool) -> Iterator[None]:
 
 def _credentials(image: str, docker_config: Path | None) -> tuple[str, str] | None:
     from startpoints.core.reference import parse
-    from startpoints.oci.registry import credentials
+    from startpoints.oci.authn import credentials
 
     return credentials(parse(image).domain, docker_config) if docker_config else None

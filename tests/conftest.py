@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from startpoints.core import reference
+from startpoints.core.backoff import Backoff
 from startpoints.core.reference import Reference
 from startpoints.oci import image, layer, write
-from startpoints.oci.registry import Retry
 from startpoints.oci.stores import Stores
 from tests.servers import Containerd, Dockerd, GitDaemon, Podman, Registry
 
@@ -25,7 +25,7 @@ EXAMPLES = ROOT / "examples"
 SHARED = Path(os.environ.get("STARTPOINTS_SHARED") or ROOT.parent / "shared")
 CORPUS = SHARED / "corpus"
 CYBERDOJO = SHARED / "cyberdojo"
-FAST_RETRY = Retry(attempts=3, backoff=0.05, cap=0.2)
+FAST_RETRY = Backoff(first=0.05, cap=0.2, attempts=3)
 COMMIT_DATE = "2026-06-20T12:00:00+00:00"
 
 

@@ -7,16 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from startpoints.core.backoff import Backoff
 from startpoints.core.reference import parse
 from startpoints.errors import InvalidStartPoint, NotFound, StoreError, Unreachable
 from startpoints.oci import image, layer, mediatypes, write
 from startpoints.oci.descriptor import Descriptor
-from startpoints.oci.registry import RegistryStore, Retry
+from startpoints.oci.registry import RegistryStore
 from startpoints.oci.stores import Stores
 from startpoints.workflows import assemble
 from tests.servers import FaultyProxy, Registry, free_port
 
-FAST = Retry(attempts=3, backoff=0.01, cap=0.05)
+FAST = Backoff(first=0.01, cap=0.05, attempts=3)
 
 
 def built(tmp_path: Path, text: str = "x") -> image.Image:

@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 
+from startpoints.core.backoff import Backoff
 from startpoints.core.reference import parse
 from startpoints.oci import runtime
 from startpoints.oci.cri import PINNED, Cri
 from startpoints.oci.registry import RegistryStore
 from startpoints.oci.stores import Stores
 from startpoints.prepull.budget import Budget
-from startpoints.prepull.puller import Backoff, Puller
+from startpoints.prepull.puller import Puller
 from startpoints.prepull.record import NodeRecord
 from tests.conftest import push_language_image
 from tests.prepull.test_puller import trust

@@ -13,6 +13,7 @@ from typing import Any
 import docker
 import pytest
 
+from startpoints.core.backoff import Backoff
 from startpoints.core.reference import Reference, parse
 from startpoints.oci import runtime
 from startpoints.oci.stores import Stores
@@ -21,7 +22,7 @@ from startpoints.prepull.plan import order
 from tests.conftest import push_language_image
 from tests.servers import Containerd, Dockerd, Podman, Registry, wait_until
 
-FAST = pull.Backoff(first=0.05, cap=0.2)
+FAST = Backoff(first=0.05, cap=0.2)
 
 
 def images(registry: Registry, unique: str, count: int = 3) -> list[Reference]:

@@ -32,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
 
     from startpoints.cli import progress
     from startpoints.core import words
+    from startpoints.core.backoff import Backoff
     from startpoints.prepull.gate import registry_of
-    from startpoints.prepull.puller import Backoff
 
     catalog = common.open_catalog(args)
     puller = common.puller(

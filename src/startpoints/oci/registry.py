@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ import requests.adapters
 import requests.utils
 
 from startpoints.core import ratelimit, strictjson
+from startpoints.core.backoff import Backoff
 from startpoints.core.limits import DEFAULT, Limits
 from startpoints.core.reference import Reference
 from startpoints.core.words import count
@@ -44,18 +44,8 @@ _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _NEXT = re.compile(r'<([^>]+)>;\s*rel="?next"?')
 _TIMEOUT = (10, 120)  # seconds to connect, then between bytes
 _ERROR_BODY = 64 * 1024  # what an error answer may say; the rest is not read
-
-
-@dataclass(frozen=True)
-class Retry:
-    """Bounded retries with capped exponential backoff for connection errors, 429 and 5xx."""
-
-    attempts: int = 5
-    backoff: float = 0.25
-    cap: float = 4.0
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.cap, self.backoff * 2**attempt))
+# connection errors, 429 and 5xx: tried 5 times, 0.25 s apart and doubling, within the deadline
+RETRY = Backoff(first=0.25, cap=4.0, attempts=5)
 
 
 class RegistryStore:
@@ -65,7 +55,7 @@ class RegistryStore:
         *,
         plain_http: bool,
         docker_config: Path | None = None,
-        retry: Retry | None = None,
+        retry: Backoff | None = None,
         pool_size: int = 16,
         limits: Limits = DEFAULT,
         cancelled: threading.Event | None = None,
@@ -74,7 +64,7 @@ class RegistryStore:
         self.limits = limits
         self.cancelled = cancelled or threading.Event()
         self.scheme = "http" if plain_http else "https"
-        self.retry = retry or Retry()
+        self.retry = retry or RETRY
         self._docker_config = docker_config
         self._session = requests.Session()
         # Proxies and CA bundle from the environment, read once for this host: requests
@@ -388,7 +378,7 @@ class RegistryStore:
         waited = False  # a Retry-After already waited out stands for the backoff
         for attempt in range(self.retry.attempts):
             if attempt and not waited:
-                time.sleep(self.retry.delay(attempt - 1))
+                time.sleep(self.retry.delay(attempt))
             waited = False
             if stop.is_set():
                 break
@@ -424,7 +414,11 @@ class RegistryStore:
         limit = ratelimit.read(response.headers, time.time())
         wait = limit.retry_after
         soon = wait is not None and wait <= self.limits.registry_deadline / 2
-        if soon and attempt + 1 < self.retry.attempts and not stop.wait(wait or 0):
+        if (
+            soon
+            and attempt + 1 < self.retry.attempts
+            and not stop.wait(self.retry.delay(attempt + 1, wait))
+        ):
             return
         until = time.strftime(
             "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + limit.hold(default=0))

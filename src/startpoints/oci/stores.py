@@ -13,7 +13,7 @@ from startpoints.oci.layout import LayoutStore
 from startpoints.oci.store import Store
 
 if TYPE_CHECKING:
-    from startpoints.oci.registry import Retry
+    from startpoints.core.backoff import Backoff
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Stores:
     """One store per registry host or layout, reused so connections and tokens are too."""
 
     docker_config: Path | None = None
-    retry: Retry | None = None
+    retry: Backoff | None = None
     limits: Limits = DEFAULT  # sizes and deadlines for what stores send (core/limits.py)
     # Set to end every registry wait at once (a signal during assemble): see RegistryStore.
     cancelled: threading.Event = field(default_factory=threading.Event)

@@ -26,11 +26,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from startpoints.core import failure
+from startpoints.core.backoff import Backoff
 from startpoints.errors import Denied, InUse, NotFound, StartpointsError
 from startpoints.oci.runtime import Held, Local, Runtime
 from startpoints.prepull import plan
@@ -45,15 +45,6 @@ log = logging.getLogger("startpoints.pull")
 # cyber-dojo's runner notes (docs/purge-stale-images.txt) keep an image used within a month:
 # a kata keeps the image it was created with, so last month's katas still run on it
 KEEP_SUPERSEDED = 30 * 24 * 3600.0
-
-
-@dataclass(frozen=True)
-class Backoff:
-    first: float = 1.0
-    cap: float = 60.0
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.cap, self.first * 2 ** max(0, attempt - 1)))
 
 
 class Puller:

@@ -271,12 +271,13 @@ def _check_images(
     In "auto" mode a registry that does not answer at once, or refuses (GHCR's private
     packages, no login), is tried once and warned about in one line. A refusal is a hold on
     its registry: its other images are not asked for."""
-    from startpoints.oci.registry import Retry
+    from startpoints.core.backoff import Backoff
 
     problems: list[Problem] = []
     names = sorted({str(e.manifest["image_name"]) for e in entries if "image_name" in e.manifest})
     if mode == "auto":
-        stores = Stores(stores.docker_config, Retry(attempts=1), stores.limits, stores.cancelled)
+        once = Backoff(attempts=1)
+        stores = Stores(stores.docker_config, once, stores.limits, stores.cancelled)
 
     refused: dict[str, Denied] = {}  # registry → its refusal, given to its other images
 

@@ -387,12 +387,16 @@ def test_a_rate_limited_registry_is_left_alone_as_a_whole_then_asked_again(
             rate_limit_wait=3,  # ±20%: long enough to look, short enough to wait out
         )
         puller.poke()
-        wait_until(lambda: "rate_limited" in puller.progress(), "the registry held")
+
+        def told() -> list[str]:
+            return [s["error"] or "" for s in puller.states().values() if s["state"] == "waiting"]
+
+        # the hold, then the image it stopped, each set by the puller's thread: polled for
+        wait_until(lambda: "rate_limited" in puller.progress() and told(), "the registry held")
         ready, detail = puller.ready()
         assert not ready and list(detail["rate_limited"]) == [hub.host]
         held_at = hub.manifest_gets
-        told = [s["error"] for s in puller.states().values() if s["state"] == "waiting"]
-        assert any(f"rate limited by {hub.host} until ~" in (e or "") for e in told)
+        assert any(f"rate limited by {hub.host} until ~" in e for e in told())
         # while held, nothing more is asked of it: poll the puller, not the clock
         for _ in range(20):
             assert puller.progress().get("rate_limited")

@@ -14,36 +14,26 @@ own `do_request` (401/403 → `authenticate_request` → again), with our retry 
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import ssl
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
 import oras.auth
 import requests
-import requests.adapters
-import requests.utils
 
 from startpoints.core import ratelimit, strictjson
 from startpoints.core.backoff import Backoff
 from startpoints.core.limits import DEFAULT, Limits
 from startpoints.core.reference import Reference
-from startpoints.core.words import count
-from startpoints.errors import Denied, NotFound, StoreError, Unreachable
+from startpoints.errors import Denied, NotFound, StoreError
 from startpoints.oci import authn, mediatypes
 from startpoints.oci.descriptor import Descriptor, sha256
+from startpoints.oci.transport import RETRY_STATUS, Answer, Retryable, Transport, errors
 
-_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _NEXT = re.compile(r'<([^>]+)>;\s*rel="?next"?')
-_TIMEOUT = (10, 120)  # seconds to connect, then between bytes
-_ERROR_BODY = 64 * 1024  # what an error answer may say; the rest is not read
+_ERROR_BODY = 64 * 1024  # what an error answer may say (transport reads no more)
 # connection errors, 429 and 5xx: tried 5 times, 0.25 s apart and doubling, within the deadline
 RETRY = Backoff(first=0.25, cap=4.0, attempts=5)
 
@@ -66,18 +56,14 @@ class RegistryStore:
         self.scheme = "http" if plain_http else "https"
         self.retry = retry or RETRY
         self._docker_config = docker_config
-        self._session = requests.Session()
-        # Proxies and CA bundle from the environment, read once for this host: requests
-        # otherwise re-reads os.environ on every request (~1 ms each, measured as 8% of
-        # assembling 82 start points; docs/benchmarks.md).
-        self._session.trust_env = False
-        self._session.proxies = requests.utils.get_environ_proxies(f"{self.scheme}://{host}/")
-        self._verify: bool | str = (
-            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self._transport = Transport(
+            host,
+            self.scheme,
+            retry=self.retry,
+            limits=limits,
+            cancelled=self.cancelled,
+            pool_size=pool_size,
         )
-        adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
         self._clients: dict[str, Any] = {}
         self._basic: bool | None = None
         self._logins: list[tuple[str, str] | None] = []  # the credentials, once looked up
@@ -168,7 +154,7 @@ class RegistryStore:
     def push_blob(self, ref: Reference, descriptor: Descriptor, data: bytes) -> None:
         descriptor.verify(data, str(ref))
 
-        def upload() -> requests.Response:
+        def upload() -> Answer:
             # A monolithic upload: POST opens a session, PUT ?digest= sends it all and closes it.
             opened = self._request(ref, "POST", "blobs/uploads/", retry=False)
             self._check(opened, ref, "starting a blob upload to", raise_retryable=True)
@@ -181,7 +167,7 @@ class RegistryStore:
                 ref, "PUT", f"{location}{separator}digest={descriptor.digest}", headers, data
             )
 
-        response = self._with_retries(ref, upload)
+        response = self._transport.with_retries(str(ref), upload)
         self._check(response, ref, f"uploading blob {descriptor.digest} to")
 
     def push_manifest(self, ref: Reference, data: bytes, media_type: str) -> Descriptor:
@@ -200,7 +186,7 @@ class RegistryStore:
         if repository not in self._clients:
             backend = "basic" if self._challenges_basic() else "token"
             auth = oras.auth.get_auth_backend(
-                backend, self._session, self.scheme == "http", self._verify
+                backend, self._transport.session, self.scheme == "http", self._transport.verify
             )
             if (login := self._login()) is not None:
                 auth.set_basic_auth(*login)
@@ -220,10 +206,10 @@ class RegistryStore:
         """
         if self._basic is None:
             try:
-                response = self._fetch(
+                response = self._transport.exchange(
                     "GET", f"{self.scheme}://{self.host}/v2/", {}, None, _ERROR_BODY
                 )
-            except requests.RequestException:
+            except Retryable:
                 return False  # unreachable: the real request will say so, with retries
             challenge = response.headers.get("Www-Authenticate", "")
             self._basic = response.status_code == 401 and challenge.lower().startswith("basic")
@@ -240,16 +226,16 @@ class RegistryStore:
         data: bytes | None = None,
         retry: bool = True,
         max_body: int = _ERROR_BODY,
-    ) -> requests.Response:
+    ) -> Answer:
         headers = dict(headers or {})
         if accept:
             headers["Accept"] = ", ".join(mediatypes.MANIFESTS)
         url = f"{self.scheme}://{self.host}/v2/{ref.api_repository}/{path}"
 
-        def send() -> requests.Response:
+        def send() -> Answer:
             return self._send(ref, method, url, headers, data, max_body)
 
-        return self._with_retries(ref, send) if retry else send()
+        return self._transport.with_retries(str(ref), send) if retry else send()
 
     def _send(
         self,
@@ -259,7 +245,7 @@ class RegistryStore:
         headers: dict[str, str],
         data: bytes | None,
         max_body: int = _ERROR_BODY,
-    ) -> requests.Response:
+    ) -> Answer:
         auth = self._auth(ref)
         headers = dict(headers)
         if self._basic and self._login() is None:
@@ -270,26 +256,27 @@ class RegistryStore:
             )
         if self._basic or auth.token:
             headers.update(auth.get_auth_header())
+        exchange = self._transport.exchange
         try:
-            response = self._fetch(method, url, headers, data, max_body)
+            response = exchange(method, url, headers, data, max_body)
             if response.status_code in (401, 403):
                 self._check_realm(response, ref)
                 headers, changed = auth.authenticate_request(
-                    response,
+                    response.raw,
                     headers,
                     refresh=response.status_code == 403 or "Authorization" in headers,
                 )
                 if changed:
-                    response = self._fetch(method, url, headers, data, max_body)
-        except requests.RequestException as error:
-            raise _Unreachable(self.host, _cause(error)) from None
+                    response = exchange(method, url, headers, data, max_body)
+        except requests.RequestException as error:  # oras' own token request
+            raise self._transport.no_answer(error) from None
         except oras.auth.AuthenticationException as error:
             raise StoreError(
                 f"{self.host}: authentication for {ref.name} failed: {error}"
             ) from None
         return response
 
-    def _check_realm(self, response: requests.Response, ref: Reference) -> None:
+    def _check_realm(self, response: Answer, ref: Reference) -> None:
         """Credentials go to a token realm over HTTPS, or to the registry's own host; never in
         clear text to another host (authn.realm_refused)."""
         if self._login() is None:
@@ -301,137 +288,9 @@ class RegistryStore:
                 "host over plain HTTP: credentials not sent"
             )
 
-    def _fetch(
-        self, method: str, url: str, headers: dict[str, str], data: bytes | None, max_body: int
-    ) -> requests.Response:
-        """One HTTP exchange; the body is read here, at most `max_body` bytes of a success
-        (more is refused, naming the size) and at most 64 KiB of an error (the rest unread)."""
-        response = self._session.request(
-            method,
-            url,
-            data=data,
-            headers=headers,
-            timeout=_TIMEOUT,
-            verify=self._verify,
-            stream=True,
-        )
-        with response:
-            ok = response.status_code < 400
-            cap = max_body if ok else _ERROR_BODY
-            declared = response.headers.get("Content-Length", "")
-            if ok and method != "HEAD" and declared.isdigit() and int(declared) > cap:
-                raise StoreError(
-                    f"{self.host} sent {declared} bytes for {url}, over the limit of {cap}"
-                )
-            body = bytearray()
-            if method != "HEAD":
-                for chunk in response.iter_content(64 * 1024):
-                    body += chunk
-                    if len(body) > cap:
-                        if ok:
-                            raise StoreError(
-                                f"{self.host} sent more than {cap} bytes for {url}, the limit"
-                            )
-                        del body[cap:]
-                        break
-            # requests' own cache of the body: set, so .content and .json() read what was kept.
-            response._content = bytes(body)
-        return response
-
-    def _with_retries(
-        self, ref: Reference, call: Callable[[], requests.Response]
-    ) -> requests.Response:
-        """`call` with bounded retries, all within the registry deadline: a registry that
-        drips or stalls ends the operation with an error, however it stalls (the exchange
-        runs on a helper thread that is abandoned, not waited for, once time is up)."""
-        deadline = self.limits.registry_deadline
-        outcome: Future[requests.Response] = Future()
-        stop = threading.Event()
-
-        def run() -> None:
-            try:
-                outcome.set_result(self._retrying(ref, call, stop))
-            except BaseException as error:  # handed to the waiting thread
-                outcome.set_exception(error)
-
-        threading.Thread(target=run, name=f"registry {self.host}", daemon=True).start()
-        ends = time.monotonic() + deadline
-        while True:
-            try:
-                return outcome.result(timeout=min(0.1, max(0.0, ends - time.monotonic())))
-            except FutureTimeout:
-                pass
-            if self.cancelled.is_set():
-                why = f"{ref}: cancelled"
-            elif time.monotonic() >= ends:
-                why = f"no complete answer for {ref} within {deadline:g} s (--registry-timeout)"
-            else:
-                continue
-            stop.set()  # the helper makes no further attempt
-            raise StoreError(f"{self.host}: {why}")
-
-    def _retrying(
-        self, ref: Reference, call: Callable[[], requests.Response], stop: threading.Event
-    ) -> requests.Response:
-        last = ""
-        unreachable: _Unreachable | None = None
-        waited = False  # a Retry-After already waited out stands for the backoff
-        for attempt in range(self.retry.attempts):
-            if attempt and not waited:
-                time.sleep(self.retry.delay(attempt))
-            waited = False
-            if stop.is_set():
-                break
-            try:
-                response = call()
-            except _Unreachable as error:
-                unreachable = error
-                continue
-            except _Retryable as error:
-                last = str(error)
-                unreachable = None
-                continue
-            if response.status_code not in _RETRY_STATUS:
-                return response
-            last = (
-                f"{self.host} answered {response.status_code} for {response.request.method} {ref}"
-            )
-            if response.status_code == 429:
-                self._wait_out(response, ref, attempt, stop)
-                waited = True
-        if unreachable is not None:  # one line naming the host and why, not the library's dump
-            raise Unreachable(
-                self.host, f"{unreachable.cause}; {count(self.retry.attempts, 'attempt')}"
-            )
-        raise StoreError(f"{last} (gave up after {count(self.retry.attempts, 'attempt')})")
-
-    def _wait_out(
-        self, response: requests.Response, ref: Reference, attempt: int, stop: threading.Event
-    ) -> None:
-        """A 429 is retried only when the registry says how soon (Retry-After) and that fits
-        the tries and the deadline; otherwise it is the answer: every retry would count
-        against the same quota (core/ratelimit.py)."""
-        limit = ratelimit.read(response.headers, time.time())
-        wait = limit.retry_after
-        soon = wait is not None and wait <= self.limits.registry_deadline / 2
-        if (
-            soon
-            and attempt + 1 < self.retry.attempts
-            and not stop.wait(self.retry.delay(attempt + 1, wait))
-        ):
-            return
-        until = time.strftime(
-            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + limit.hold(default=0))
-        )
-        raise StoreError(
-            f"{self.host} answered 429 Too Many Requests for {response.request.method} {ref}: "
-            f"rate limited{f' until ~{until}' if limit.said else ''} (not retried: each try "
-            "counts against the same quota)"
-        )
-
     def _check(
         self,
-        response: requests.Response,
+        response: Answer,
         ref: Reference,
         doing: str,
         *,
@@ -439,67 +298,12 @@ class RegistryStore:
     ) -> None:
         if response.status_code < 400:
             return
-        message = f"{doing} {ref}: {self.host} answered {response.status_code}{_errors(response)}"
-        if raise_retryable and response.status_code in _RETRY_STATUS:
-            raise _Retryable(message)
+        message = f"{doing} {ref}: {self.host} answered {response.status_code}{errors(response)}"
+        if raise_retryable and response.status_code in RETRY_STATUS:
+            raise Retryable(message)
         if response.status_code in (401, 403):  # GHCR's private packages: 401/403 "denied"
             raise Denied(self.host, self._login() is not None, message)
         raise StoreError(message)
-
-
-class _Retryable(StoreError):
-    """A failure worth another attempt: a connection error, 429 or 5xx."""
-
-
-class _Unreachable(_Retryable, Unreachable):
-    """No answer at all this attempt; after the last, an Unreachable leaves."""
-
-
-def _cause(error: BaseException) -> str:
-    """Why a request got no answer, in a few words: the innermost OS or TLS error beneath the
-    requests and urllib3 wrappers (each wraps the next in `reason`, `args` or `__context__`)."""
-    seen: set[int] = set()
-    pending: list[object] = [error]
-    while pending:
-        current = pending.pop(0)
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLError):
-            return f"TLS: {current.reason or current}"
-        if isinstance(current, socket.gaierror):
-            return "host name not found"
-        if isinstance(current, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(current, ConnectionResetError):
-            return "connection reset"
-        if isinstance(current, (TimeoutError, socket.timeout)):
-            return "timed out"
-        if type(current).__name__ == "NameResolutionError":
-            return "host name not found"
-        if isinstance(current, requests.Timeout):
-            return "timed out"
-        pending += [getattr(current, "reason", None), *current.args, current.__context__]
-        pending.append(current.__cause__)
-    return _short(error)
-
-
-def _errors(response: requests.Response) -> str:
-    """The distribution API's error codes and messages, each cut short: a registry's words."""
-    try:
-        errors = strictjson.loads_bounded(response.content).get("errors", [])
-        return "".join(
-            _short(f"; {e.get('code')}: {e.get('message')}")
-            for e in errors[:5]
-            if isinstance(e, dict)
-        )
-    except (ValueError, AttributeError, TypeError):
-        return ""
-
-
-def _short(error: BaseException | str) -> str:
-    text = str(error)
-    return text if len(text) < 200 else text[:197] + "..."
 
 
 def _media_type_inside(data: bytes, ref: Reference) -> str:

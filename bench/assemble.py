@@ -9,7 +9,9 @@ from a loopback registry, against two references measured in the same run:
     layers, no checks, nothing written: the floor.
 
 Whole processes are timed, start-up included, as a user times them. Run: make bench
-(BENCH_JAR_MB sets the jar size, default 2; BENCH_GIT=0 skips (a) and the git-source row).
+(BENCH_JAR_MB sets the jar size, default 2; BENCH_GIT=0 skips (a) and the git-source row;
+BENCH_BEFORE=SRC adds a row timing the startpoints in SRC, another checkout's src/, the
+same way: a change's figures before and after, from one run).
 """
 
 from __future__ import annotations
@@ -93,10 +95,11 @@ def make_repos(work: Path) -> list[Path]:
     return repos
 
 
-def timed(command: list[str]) -> float:
+def timed(command: list[str], pythonpath: str | None = None) -> float:
     os.sync()  # each row starts on a settled disk, not under the last one's writeback
+    env = {**os.environ, "PYTHONPATH": pythonpath} if pythonpath else None
     start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
+    subprocess.run(command, check=True, capture_output=True, env=env)
     return time.perf_counter() - start
 
 
@@ -138,6 +141,9 @@ def main() -> None:
             "startpoints --version (start-up alone)": [],
             "startpoints assemble, the sha7@git:// sources": [],
         }
+        before = os.environ.get("BENCH_BEFORE")
+        if before:
+            rows["startpoints assemble, BENCH_BEFORE"] = []
 
         with_git = os.environ.get("BENCH_GIT", "1") != "0"
         if with_git:
@@ -162,6 +168,9 @@ def main() -> None:
                 str(work / f"catalog{run}"),
             ]
             rows["startpoints assemble"].append(timed(ours))
+            if before:
+                then = [*ours[:-1], str(work / f"catalog-before-{run}")]
+                rows["startpoints assemble, BENCH_BEFORE"].append(timed(then, pythonpath=before))
             rows["startpoints assemble --jobs 16"].append(
                 timed([*ours[:-1], str(work / f"catalog16-{run}"), "--jobs", "16"])
             )

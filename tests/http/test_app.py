@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from startpoints.core import served
 from startpoints.http import app
+from startpoints.prepull.readiness import AlwaysReady
 from tests.core.test_served import CSHARP, JAVA, catalog
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -108,7 +109,7 @@ def test_errors_are_cyber_dojos_exception_objects(
 
 
 def test_ready_answers_503_with_progress_while_not_ready(tmp_path: Path) -> None:
-    class Warming(app.AlwaysReady):
+    class Warming(AlwaysReady):
         pokes = 0
 
         def ready(self) -> tuple[bool, dict[str, Any]]:
@@ -163,3 +164,11 @@ def test_manifest_query_in_any_encoding(client: TestClient, query: str) -> None:
     assert (
         response.status_code == 200 and response.json()["manifest"]["display_name"] == "C#, NUnit"
     )
+
+
+def test_the_status_page_is_labelled_page_in_metrics(client: TestClient) -> None:
+    """Every route's label is its path without the slash; `/`'s would be empty: `page`."""
+    assert client.get("/").status_code == 200
+    metrics = client.get("/metrics").text
+    assert 'startpoints_requests_total{route="page",status="200"} 1.0' in metrics
+    assert 'route="/"' not in metrics

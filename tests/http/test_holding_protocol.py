@@ -142,7 +142,7 @@ def test_a_client_that_does_not_read_stops_being_answered_and_then_gets_all_in_o
     buffered (no answers piling up in memory), then answer every request whole and in order
     once the client reads."""
     application = app.build(served.load(catalog(tmp_path, JAVA, CSHARP)), sha=SHA)
-    one = len(application.wire[id(application.fixed["/manifests"][1])])
+    one = len(application.answers.http(application.answers.fixed["manifests"]))
     count = 40 * 1024 * 1024 // one  # 40 MiB of answers
     with (
         running(application, immediate=True, keep=True) as (port, instance),
@@ -162,7 +162,7 @@ def test_a_client_that_does_not_read_stops_being_answered_and_then_gets_all_in_o
         answered = read_responses(s, count, deadline=60)
         sender.join(10)
     assert _complete(answered) == count
-    assert answered == application.wire[id(application.fixed["/manifests"][1])] * count
+    assert answered == application.answers.http(application.answers.fixed["manifests"]) * count
 
 
 def test_expect_100_continue_http_1_0_and_chunked_bodies_reach_the_app(

@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 
 from startpoints.core import served
 from startpoints.http import app, status
+from startpoints.prepull.readiness import AlwaysReady
 from tests.core.test_served import CSHARP, JAVA, catalog
 
 SHA7 = "4edf92a"
@@ -41,7 +42,7 @@ def test_the_table_is_rendered_on_the_server(tmp_path: Path) -> None:
     assert body.count("/commit/") == 1 and f"<code>{SHA7}</code>" in body
 
 
-class Pulling(app.AlwaysReady):
+class Pulling(AlwaysReady):
     def __init__(
         self,
         states: dict[str, dict[str, Any]],

@@ -19,7 +19,7 @@ from startpoints.oci import image, write
 from startpoints.oci.layer import Layer
 from startpoints.oci.stores import Stores
 from startpoints.workflows import serve
-from startpoints.workflows.assemble import CATALOG_PATH
+from startpoints.workflows.catalog_image import CATALOG_PATH
 from tests.conftest import EXAMPLES
 from tests.oci.test_unpack import tar
 

@@ -12,7 +12,7 @@ from startpoints.core.served import Served
 from startpoints.errors import BadReference, StartpointsError
 from startpoints.oci import read, unpack
 from startpoints.oci.stores import Stores
-from startpoints.workflows.assemble import CATALOG_PATH
+from startpoints.workflows.catalog_image import CATALOG_PATH
 
 PORTS = catalog.PORTS
 

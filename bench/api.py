@@ -6,11 +6,14 @@ body. Ours twice: access log off, and on (to a file, as a container runtime coll
 Catalog: the 82 real corpus language manifests (files stubbed at their sizes). One process each
 (nginx worker_processes 1, one uvicorn process, puma as real-server.sh starts it), 1 wrk
 thread; 1 and 32 connections; median of 3 runs of 3 s. Run: make bench
+(BENCH_BEFORE=SRC adds a column for the startpoints in SRC, another checkout's src/, access
+log off: a change's figures before and after, from one run).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import statistics
@@ -65,9 +68,12 @@ def get(url: str) -> bytes:
 CYBERDOJO = ROOT.parent / "shared" / "cyberdojo"
 
 
-def start(command: list[str], log: Path | None = None) -> subprocess.Popen[bytes]:
+def start(
+    command: list[str], log: Path | None = None, pythonpath: str | None = None
+) -> subprocess.Popen[bytes]:
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - the child's
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=out)
+    env = {**os.environ, "PYTHONPATH": pythonpath} if pythonpath else None
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=out, env=env)
 
 
 def main() -> None:
@@ -75,7 +81,9 @@ def main() -> None:
     stub("languages", work / "stubbed")
     sources = [str(p) for p in sorted((work / "stubbed").iterdir()) if p.name != "haskell-hunit"]
     assemble.assemble(assemble.Request(sources=sources, output=work / "catalog"), Stores())
-    ports = {name: free_port() for name in ("ours", "ours, access log on", "cyber-dojo", "nginx")}
+    before = os.environ.get("BENCH_BEFORE")
+    named = ("ours", "ours, access log on", *(["BENCH_BEFORE"] if before else []))
+    ports = {name: free_port() for name in (*named, "cyber-dojo", "nginx")}
     serve = [
         sys.executable,
         "-m",
@@ -89,6 +97,9 @@ def main() -> None:
         start([*serve, "--port", str(ports["ours"]), "--no-access-log"]),
         start([*serve, "--port", str(ports["ours, access log on"])], log=work / "access.log"),
     ]
+    if before:
+        then = [*serve, "--port", str(ports["BENCH_BEFORE"]), "--no-access-log"]
+        servers.append(start(then, pythonpath=before))
     real = shutil.which("puma") and (CYBERDOJO / "real-server.sh").exists()
     if real:
         servers.append(

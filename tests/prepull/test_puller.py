@@ -391,12 +391,14 @@ def test_a_rate_limited_registry_is_left_alone_as_a_whole_then_asked_again(
         def told() -> list[str]:
             return [s["error"] or "" for s in puller.states().values() if s["state"] == "waiting"]
 
-        # the hold, then the image it stopped, each set by the puller's thread: polled for
-        wait_until(lambda: "rate_limited" in puller.progress() and told(), "the registry held")
+        def held() -> bool:  # the hold, and the image it stopped saying so: polled for, each
+            said = f"rate limited by {hub.host} until ~"  # set by the puller's own thread
+            return "rate_limited" in puller.progress() and any(said in e for e in told())
+
+        wait_until(held, "the registry held, and an image waiting on it")
         ready, detail = puller.ready()
         assert not ready and list(detail["rate_limited"]) == [hub.host]
         held_at = hub.manifest_gets
-        assert any(f"rate limited by {hub.host} until ~" in e for e in told())
         # while held, nothing more is asked of it: poll the puller, not the clock
         for _ in range(20):
             assert puller.progress().get("rate_limited")

@@ -19,10 +19,7 @@ images and keeps superseded ones pinned for the grace period, then unpins them a
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,8 +28,9 @@ from typing import Any
 
 from startpoints.core import failure
 from startpoints.core.backoff import Backoff
-from startpoints.errors import Denied, InUse, NotFound, StartpointsError
-from startpoints.oci.runtime import Held, Local, Runtime
+from startpoints.errors import Denied, NotFound, StartpointsError
+from startpoints.oci.runtime import Held, Runtime
+from startpoints.prepull import marker as marker_file
 from startpoints.prepull import plan
 from startpoints.prepull.budget import Budget
 from startpoints.prepull.gate import Gate, Look, registry_of, when
@@ -357,40 +355,12 @@ class Puller:
             self._error(f"superseded images not listed: {error}")
             return
         self._newest = since is not None
-        entries = [self._settle(image, since) for image in found]
+        entries = [
+            superseded.settle(image, since, self.keep_superseded, self.evict, self.runtime)
+            for image in found
+        ]
         with self._lock:
             self._superseded = entries
-
-    def _settle(self, image: Local, since: Mapping[str, float] | None) -> dict[str, Any]:
-        """What becomes of one superseded image, as an entry for /status: kept, and pinned,
-        for the grace period (katas made on it still run on it); then unpinned, so the
-        node's image GC may take it, and with `evict` removed."""
-        entry: dict[str, Any] = {"image": ", ".join(image.tags), "bytes": image.size}
-        if since is None:
-            return {**entry, "state": "kept: a newer catalog's puller decides on this node"}
-        first = min((since.get(tag, time.time()) for tag in image.tags), default=time.time())
-        goes = first + self.keep_superseded
-        entry.update(since=when(first), goes=when(goes))
-        kept = time.time() < goes
-        try:
-            for tag in image.tags:
-                self.runtime.pin(tag, kept)
-        except StartpointsError as error:
-            log.warning("%s: pin not changed: %s", entry["image"], error)
-        if image.in_use:
-            return {**entry, "state": "in use"}
-        if kept:
-            return {**entry, "state": f"kept until {when(goes)}"}
-        if not self.evict:
-            return {**entry, "state": "would remove"}
-        try:
-            self.runtime.remove(image)
-        except InUse:
-            return {**entry, "state": "in use"}
-        except StartpointsError as error:
-            return {**entry, "state": f"not removed: {error}"}
-        log.warning("removed superseded %s (%d bytes)", entry["image"], image.size)
-        return {**entry, "state": "removed"}
 
     def _wait_for(self, registry: str, image: str) -> bool:
         """Wait while `registry` is held (False at once for a one-shot pull, which fails
@@ -420,30 +390,20 @@ class Puller:
         with self._lock:
             self._last_error = message
 
-    # --- the marker -----------------------------------------------------------------------------
+    # --- the marker (prepull/marker.py) ------------------------------------------------
 
     def _key(self) -> dict[str, Any]:
-        digests = {image: self.digests.get(image) for image in self.images}
-        return {"identity": self.identity, "images": digests}
+        return marker_file.key(self.identity, self.images, self.digests)
 
     def _marker_matches(self) -> bool:
-        if self.marker is None:
-            return False
-        try:
-            return bool(json.loads(self.marker.read_text()) == self._key())
-        except (OSError, ValueError):
-            return False
+        return marker_file.matches(self.marker, self._key())
 
     def _write_marker(self) -> None:
         """Written once warm; a marker that cannot be written is reported, never fatal."""
         if self.marker is None or self._marker_matches():
             return
         try:
-            self.marker.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.marker.parent, prefix=f".{self.marker.name}.")
-            with os.fdopen(fd, "w") as out:
-                json.dump(self._key(), out)
-            os.replace(tmp, self.marker)
+            marker_file.write(self.marker, self._key())
         except OSError as error:
             self._error(f"marker {self.marker} not written: {error.strerror or error}")
             log.warning("marker %s not written: %s", self.marker, error)

@@ -10,11 +10,17 @@ catalog image is present, so a rollback to the previous catalog finds it until t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from startpoints.core.reference import parse
-from startpoints.errors import BadReference
-from startpoints.oci.runtime import Local
+from startpoints.errors import BadReference, InUse, StartpointsError
+from startpoints.oci.runtime import Local, Runtime
+from startpoints.prepull.gate import when
+
+log = logging.getLogger("startpoints.pull")
 
 
 def superseded(catalog_images: Sequence[str], local: Sequence[Local]) -> list[Local]:
@@ -44,3 +50,42 @@ def _key(name: str) -> tuple[str, str] | None:
     if ref.is_layout or not ref.tag:
         return None
     return f"{ref.domain}/{ref.api_repository}", ref.tag
+
+
+def settle(
+    image: Local,
+    since: Mapping[str, float] | None,
+    keep_seconds: float,
+    evict: bool,
+    runtime: Runtime,
+) -> dict[str, Any]:
+    """What becomes of one superseded image, as an entry for /status: kept, and pinned,
+    for the grace period (katas made on it still run on it); then unpinned, so the
+    node's image GC may take it, and with `evict` removed. `since`: when the node's
+    newest catalog first superseded each tag (None: this is not the newest catalog)."""
+    entry: dict[str, Any] = {"image": ", ".join(image.tags), "bytes": image.size}
+    if since is None:
+        return {**entry, "state": "kept: a newer catalog's puller decides on this node"}
+    first = min((since.get(tag, time.time()) for tag in image.tags), default=time.time())
+    goes = first + keep_seconds
+    entry.update(since=when(first), goes=when(goes))
+    kept = time.time() < goes
+    try:
+        for tag in image.tags:
+            runtime.pin(tag, kept)
+    except StartpointsError as error:
+        log.warning("%s: pin not changed: %s", entry["image"], error)
+    if image.in_use:
+        return {**entry, "state": "in use"}
+    if kept:
+        return {**entry, "state": f"kept until {when(goes)}"}
+    if not evict:
+        return {**entry, "state": "would remove"}
+    try:
+        runtime.remove(image)
+    except InUse:
+        return {**entry, "state": "in use"}
+    except StartpointsError as error:
+        return {**entry, "state": f"not removed: {error}"}
+    log.warning("removed superseded %s (%d bytes)", entry["image"], image.size)
+    return {**entry, "state": "removed"}

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from startpoints.cli import common
+from startpoints.cli import common, pulling
 
 
 def add(verbs: Any) -> None:
@@ -18,7 +18,7 @@ def add(verbs: Any) -> None:
         example=f"startpoints pull {common.CATALOG_EXAMPLE} --pull cri",
     )
     common.add_catalog_argument(parser)
-    common.add_pull_options(parser, choices=("docker", "cri"), default="docker")
+    pulling.add_pull_options(parser, choices=("docker", "cri"), default="docker")
     parser.add_argument(
         "--attempts", type=int, default=3, help="tries per image before giving up (default 3)"
     )
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from startpoints.prepull.gate import registry_of
 
     catalog = common.open_catalog(args)
-    puller = common.puller(
+    puller = pulling.puller(
         args, catalog, attempts=args.attempts, backoff=Backoff(first=1.0, cap=10.0)
     )
     with progress.pulling(puller) as done:

@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from startpoints.cli import common
+from startpoints.cli import common, pulling
 
 DEFAULT_MARKER = "/tmp/startpoints-prepulled.json"
 
@@ -24,7 +24,7 @@ def add(verbs: Any) -> None:
     parser.add_argument(
         "--port", type=int, help="default: 4524 languages, 4525 exercises, 4526 custom"
     )
-    common.add_pull_options(parser, choices=("none", "docker", "cri"), default="none")
+    pulling.add_pull_options(parser, choices=("none", "docker", "cri"), default="none")
     common.add_registry_options(parser)
     parser.add_argument(
         "--pull-on",
@@ -74,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
             # a puller rechecking is alive while it says so; one that runs once, for an hour
             alive=3 * args.recheck if args.recheck else 3600.0,
         )
-        readiness = common.puller(args, catalog, marker=marker, record=record, recheck=args.recheck)
+        readiness = pulling.puller(
+            args, catalog, marker=marker, record=record, recheck=args.recheck
+        )
         if args.pull_on == "start":
             readiness.poke()
     from startpoints.core import words

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from startpoints.core import paths, reference, strictjson
+from startpoints.core import named_file, paths, reference, strictjson
 from startpoints.core.problem import Problem
 from startpoints.errors import BadReference
 
@@ -30,7 +29,6 @@ LANGUAGE_OPTIONAL = (
 )  # fmt: skip
 EXERCISE_REQUIRED = ("display_name", "visible_filenames")
 
-_PORTABLE = re.compile(r"[A-Za-z0-9/._-]")
 
 # A reason about one key: (key, value, reason); value is left out when it adds nothing.
 Finding = tuple[str, Any, str]
@@ -255,50 +253,8 @@ _RULES: dict[str, _Rule] = {
 
 
 def _filename(key: str, name: Any, directory: Path, max_bytes: int | None) -> Iterator[Finding]:
-    if not isinstance(name, str):
-        yield key, name, "must be a string"
-        return
-    if name == "":
-        yield key, name, "cannot be empty"
-        return
-    bad = sorted({c for c in name if not _PORTABLE.fullmatch(c)})
-    if bad:
-        yield (
-            key,
-            name,
-            f"has non-portable characters {''.join(bad)!r} (allowed: A-Z a-z 0-9 / . _ -)",
-        )
-        return
-    if name.startswith("-"):
-        yield key, name, "cannot start with '-'"
-        return
-    if name.startswith("/") or ".." in name.split("/") or "" in name.split("/"):
-        yield (
-            key,
-            name,
-            "must be a relative path inside the start point (no '/' at either end, no '..', no '//')",
-        )
-        return
-    if problem := paths.relative_problem(name, 4096):
-        yield key, name, f"cannot be a file name: {problem}"
-        return
-    try:
-        path = paths.inside(directory, directory / name, real_root=directory)  # real: check()
-    except paths.Unresolvable as error:
-        yield key, name, str(error)
-        return
-    except paths.Outside:
-        yield key, name, "is a link leaving the start point"
-        return
-    try:
-        info = path.stat()
-    except OSError:
-        yield key, name, "does not exist"
-        return
-    if not stat.S_ISREG(info.st_mode):
-        yield key, name, "is not a regular file"
-    elif max_bytes is not None and info.st_size > max_bytes:
-        yield key, name, f"is too large ({info.st_size} bytes > {max_bytes})"
+    if (why := named_file.problem(name, directory, max_bytes)) is not None:
+        yield key, name, why
 
 
 def _duplicates(key: str, items: list[Any]) -> Iterator[Finding]:

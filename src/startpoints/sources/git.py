@@ -9,7 +9,6 @@ from pathlib import Path
 
 from startpoints import git
 from startpoints.core.provenance import Provenance
-from startpoints.errors import GitError
 from startpoints.oci.stores import Stores
 from startpoints.sources.directory import START_POINT
 from startpoints.sources.source import Say
@@ -24,19 +23,11 @@ class GitSource:
     def fetch(self, into: Path, stores: Stores, say: Say) -> Provenance:
         with tempfile.TemporaryDirectory(prefix="startpoints-git-", dir=into.parent) as tmp:
             repo = Path(tmp) / "repo.git"
-            try:
-                commit = (
-                    git.fetch(self.url, self.sha7, repo)
-                    if self.sha7
-                    else git.fetch_default_branch(self.url, repo)
-                )
-            except GitError as error:
-                if error.checkout:
-                    raise
-                # git's words as the create script shows them: its clone of the url as
-                # given (untagged), into the index folder
-                said = git.clone_said(self.url if self.sha7 else self.text, into.name)
-                raise GitError(str(error), said) from None
+            commit = (
+                git.fetch(self.url, self.sha7, repo)
+                if self.sha7
+                else git.fetch_default_branch(self.url, repo)
+            )
             into.mkdir(parents=True, exist_ok=True)
             # only start_point/ when the repo has one (the jars stay on the server)
             folder = START_POINT if git.is_folder(repo, commit, START_POINT) else None

@@ -10,14 +10,16 @@ the repo's master (else main) branch, as the catalog reads the repo.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from startpoints import git
 from startpoints.core import manifest, reference
 from startpoints.core.manifest import Kind
+from startpoints.core.problem import Problem
 from startpoints.core.reference import Reference
+from startpoints.errors import CheckerFaults, InvalidStartPoint
 from startpoints.oci.stores import Stores
 from startpoints.workflows import assemble
 
@@ -54,21 +56,26 @@ def create(
         if request.build_images and engine
         else {}
     )
-    result = assemble.assemble(
-        assemble.Request(
-            sources=request.sources,
-            kind=request.kind,
-            tag=None if into_engine else request.name,
-            keep_image=into_engine,
-            base=request.base,
-            image_names=image_names,
-            folders_as_git=True,
-            script_checks=True,
-        ),
-        stores,
-        say=say,
-        done=done,
-    )
+    try:
+        result = assemble.assemble(
+            assemble.Request(
+                sources=request.sources,
+                kind=request.kind,
+                tag=None if into_engine else request.name,
+                keep_image=into_engine,
+                base=request.base,
+                image_names=image_names,
+                folders_as_git=True,
+                script_checks=True,
+            ),
+            stores,
+            say=say,
+            done=done,
+        )
+    except CheckerFaults:
+        raise  # already in the script's words
+    except InvalidStartPoint as error:
+        raise InvalidStartPoint(str(error), _first_clone_said(error.problems, request)) from None
     if not into_engine:
         return str(result.image)
     assert engine is not None and result.built is not None
@@ -78,6 +85,27 @@ def create(
     )
     say(f"loaded {request.name} into {engine.url}")
     return str(request.name)
+
+
+def _first_clone_said(problems: list[object], request: Request) -> list[object]:
+    """The script clones one source after another and stops at the first that fails, showing
+    git's words for its own clone (`git clone --single-branch --branch main URL INDEX`): the
+    first failed clone's words are got so, here, where only create needs them."""
+    from startpoints import sources
+    from startpoints.sources.git import GitSource
+
+    for i, problem in enumerate(problems):
+        if not isinstance(problem, Problem) or problem.rule != "unfetched" or problem.checkout:
+            continue
+        if problem.file not in request.sources or problem.detail is None:
+            return problems
+        source = sources.parse(problem.file, folders_as_git=True)
+        if not isinstance(source, GitSource):
+            return problems
+        url = source.url if source.sha7 else source.text  # as given, without its tag
+        said = git.clone_said(url, str(request.sources.index(problem.file)))
+        return [*problems[:i], replace(problem, detail=said), *problems[i + 1 :]]
+    return problems
 
 
 def _engine(url: str | None) -> Engine:

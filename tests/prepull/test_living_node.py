@@ -42,6 +42,12 @@ def push(image: str, content: str) -> str:
     return push_language_image(Stores(), parse(image), content=f"{content} as {image}")
 
 
+def two_versions(repo: str) -> tuple[str, str, dict[str, str]]:
+    """A language image's v1 and v2 tags in `repo`, pushed, and their digests."""
+    v1, v2 = f"{repo}:1111111", f"{repo}:2222222"
+    return v1, v2, {v1: push(v1, "v1"), v2: push(v2, "v2")}
+
+
 def delete_manifest(registry: Registry, image: str, digest: str) -> None:
     ref = parse(image)
     request = urllib.request.Request(
@@ -224,8 +230,7 @@ def test_an_older_catalogs_puller_never_removes_what_a_newer_one_names(
     registry: Registry, engine: Dockerd | Podman, unique: str, tmp_path: Path
 ) -> None:
     repo = f"{registry.host}/roll{unique}/python"
-    v1, v2 = f"{repo}:1111111", f"{repo}:2222222"
-    digests = {v1: push(v1, "v1"), v2: push(v2, "v2")}
+    v1, v2, digests = two_versions(repo)
     node = runtime.EngineRuntime(engine.url, None)
     record = NodeRecord(tmp_path / "node.json")
     old = Puller([v1], node, identity="v1", digests=digests, record=record, attempts=1,
@@ -267,8 +272,7 @@ def test_a_superseded_image_is_kept_for_the_grace_period_across_restarts_then_go
     registry: Registry, containerd: Containerd, unique: str, tmp_path: Path
 ) -> None:
     repo = f"{registry.host}/grace{unique}/python"
-    v1, v2 = f"{repo}:1111111", f"{repo}:2222222"
-    digests = {v1: push(v1, "v1"), v2: push(v2, "v2")}
+    v1, v2, digests = two_versions(repo)
     node = runtime.CriRuntime(containerd.url, None)
     record = NodeRecord(tmp_path / "node.json")
     assert Puller([v1], node, identity="v1", digests=digests, record=record, attempts=1).run_once()
@@ -329,8 +333,7 @@ def test_a_node_record_that_cannot_be_written_stops_no_pull_and_evicts_nothing(
 ) -> None:
     """A host folder the puller's user cannot write (ECS's, say): named, and the pull goes on."""
     repo = f"{registry.host}/unrecorded{unique}/python"
-    v1, v2 = f"{repo}:1111111", f"{repo}:2222222"
-    digests = {v1: push(v1, "v1"), v2: push(v2, "v2")}
+    v1, v2, digests = two_versions(repo)
     node = runtime.EngineRuntime(dockerd.url, None)
     assert Puller([v1], node, identity="v1", digests=digests, attempts=1).run_once()
     (tmp_path / "file").write_text("")

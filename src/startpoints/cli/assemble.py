@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
     )
     with progress.sources(len(texts), f"assembling {len(texts)} sources") as done:
-        result = assemble.assemble(request, common.stores(args), say=_say, done=done)
+        result = assemble.assemble(request, common.stores(args), say=common.say, done=done)
     if args.json:
         print(json.dumps(result.as_json()))
     from startpoints.core import words
@@ -122,7 +122,3 @@ def run(args: argparse.Namespace) -> int:
     if result.image is not None:
         print(result.image)
     return 0
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -152,3 +153,8 @@ def open_catalog(args: Any) -> Any:
     from startpoints.workflows import serve
 
     return serve.open_catalog(args.catalog, stores(args))
+
+
+def say(message: str) -> None:
+    """A verb's progress and warnings: stderr, so stdout holds only its answer."""
+    print(message, file=sys.stderr)

@@ -168,7 +168,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         with progress.sources(len(request.sources), f"creating {request.name}") as done:
             created = create.create(
-                request, common.stores(None), say=(lambda _: None) if quiet else _say, done=done
+                request,
+                common.stores(None),
+                say=(lambda _: None) if quiet else common.say,
+                done=done,
             )
     except CheckerFaults as error:  # the script's lines after its own first line
         _progress(request.kind, request.sources)
@@ -293,7 +296,3 @@ def _exit_code(problems: list[object], kind: str) -> int:
     if any(_unfetched(p) for p in found):
         return 3
     return check_codes.exit_code(found, kind)  # type: ignore[arg-type]
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr)

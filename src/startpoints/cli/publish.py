@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +58,8 @@ def run(args: argparse.Namespace) -> int:
         sha=args.sha,
         source=args.source,
     )
-    result = publish.publish(request, common.stores(args), say=_say)
+    result = publish.publish(request, common.stores(args), say=common.say)
     if args.json:
         print(json.dumps(result.as_json()))
     print(result.start_point)
     return 0
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr)

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         text = args.list.read_text()
     except OSError as error:
         raise StartpointsError(f"{args.list}: {error.strerror}") from None
-    result = update.update(text, common.stores(args), say=_say, migrate_to=args.migrate)
+    result = update.update(text, common.stores(args), say=common.say, migrate_to=args.migrate)
     for change in result.changes:
         what = "published" if change.migrated else "newer" if change.behind else "pinned"
         print(f"{args.list}:{change.line}: {what}: {change.old} -> {change.new}", file=sys.stderr)
@@ -66,7 +66,3 @@ def run(args: argparse.Namespace) -> int:
         os.replace(tmp, args.list)
     print(f"{args.list}: {len(result.changes)} changed", file=sys.stderr)
     return 0
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr)

@@ -271,3 +271,53 @@ def test_a_signal_during_assemble_leaves_no_staging_behind(
     assert process.returncode in (130, 143)
     assert not list(tmp_path.glob(".startpoints-assemble-*"))
     assert (tmp_path / "catalog" / "catalog.json").is_file()
+
+
+def test_a_blob_redirected_to_storage_is_fetched_without_the_login(
+    hostile: list[HostileRegistry], tmp_path: Path
+) -> None:
+    """GHCR answers a blob GET with a redirect to its storage host: followed, the blob
+    verified, and the registry's login not sent to the other host."""
+    storage_saw: list[str | None] = []
+
+    def storage(handler: http.server.BaseHTTPRequestHandler, _: threading.Event) -> None:
+        storage_saw.append(handler.headers.get("Authorization"))
+        answer(handler, 200, CONFIG)
+
+    hostile.append(HostileRegistry(storage, host="127.0.0.2"))
+    body = manifest()
+
+    def registry(handler: http.server.BaseHTTPRequestHandler, _: threading.Event) -> None:
+        if handler.headers.get("Authorization") != "Basic " + base64.b64encode(b"u:p").decode():
+            answer(handler, 401, b"{}", {"Www-Authenticate": 'Basic realm="r"'})
+        elif "/blobs/" in handler.path:
+            where = f"http://{hostile[0].host}/storage/blob?signature=x"
+            answer(handler, 307, b"", {"Location": where})
+        else:
+            answer(handler, 200, body, {"Content-Type": mediatypes.OCI_MANIFEST})
+
+    hostile.append(HostileRegistry(registry))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auths": {hostile[1].host: {"auth": "dTpw"}}}))  # u:p
+    ref = parse(f"{hostile[1].host}/cdsp/ok:1234567")
+    store = Stores(docker_config=config, retry=FAST_RETRY).for_ref(ref)
+    found, _ = read.image_manifest(store, ref)
+    assert read.image_config(store, ref, found) == json.loads(CONFIG)
+    assert storage_saw == [None]
+    assert [r for r in hostile[0].requests] == ["GET /storage/blob?signature=x"]
+
+
+def test_heads_reuse_their_connection(hostile: list[HostileRegistry]) -> None:
+    """A HEAD answer has no body to read: its connection goes back to the pool."""
+    peers: set[int] = set()
+
+    def registry(handler: http.server.BaseHTTPRequestHandler, _: threading.Event) -> None:
+        peers.add(handler.client_address[1])
+        headers = {"Content-Type": mediatypes.OCI_MANIFEST, "Docker-Content-Digest": CONFIG_DIGEST}
+        answer(handler, 200, b"{}", headers)  # to a HEAD: its length, no body
+
+    hostile.append(HostileRegistry(registry))
+    store = Stores(retry=FAST_RETRY).for_ref(parse(f"{hostile[0].host}/cdsp/x:1"))
+    for n in range(5):
+        store.head(parse(f"{hostile[0].host}/cdsp/x:{n}"))
+    assert len(hostile[0].requests) == 6 and len(peers) == 1  # /v2/ and 5 HEADs, one socket

@@ -9,7 +9,6 @@ nothing remains, only spends the next refusals.
 
 from __future__ import annotations
 
-import email.utils
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -63,6 +62,8 @@ def _retry_after(value: str, now: float) -> float | None:
         return None
     if value.isdigit():
         return float(value)
+    import email.utils  # here: ~10 ms at start, for an answer seldom given as a date
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

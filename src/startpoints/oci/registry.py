@@ -2,9 +2,10 @@
 
 The only module that imports the registry client library (oras-py's auth backends, on
 requests): they bring token auth (anonymous or from credentials, scoped per repository) and
-Basic auth; the credentials come from oci/authn.py, looked up once per registry. Every
-error they or requests raise leaves here as a StoreError, Denied or NotFound naming the
-registry and the object.
+Basic auth; the credentials come from oci/authn.py, looked up once per registry. Both are
+imported, and the credentials looked up, only once a registry asks for a login: an open
+registry costs neither (~100 ms of imports). Every error raised leaves here as a
+StoreError, Denied or NotFound naming the registry and the object.
 
 Only `oras.auth` is imported, not `oras.provider`: the provider pulls in jsonschema
 (~80 ms at every start, measured; docs/benchmarks.md) for manifest validation we do not
@@ -18,10 +19,7 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Any
-
-import oras.auth
-import requests
+from typing import TYPE_CHECKING
 
 from startpoints.core import ratelimit, strictjson
 from startpoints.core.backoff import Backoff
@@ -31,6 +29,9 @@ from startpoints.errors import Denied, NotFound, StoreError
 from startpoints.oci import authn, mediatypes
 from startpoints.oci.descriptor import Descriptor, sha256
 from startpoints.oci.transport import RETRY_STATUS, Answer, Retryable, Transport, errors
+
+if TYPE_CHECKING:
+    import oras.auth.base
 
 _NEXT = re.compile(r'<([^>]+)>;\s*rel="?next"?')
 _ERROR_BODY = 64 * 1024  # what an error answer may say (transport reads no more)
@@ -64,9 +65,10 @@ class RegistryStore:
             cancelled=self.cancelled,
             pool_size=pool_size,
         )
-        self._clients: dict[str, Any] = {}
+        self._auths: dict[str, oras.auth.base.AuthBackend] = {}  # per repository, once asked
         self._basic: bool | None = None
         self._logins: list[tuple[str, str] | None] = []  # the credentials, once looked up
+        self._lock = threading.RLock()  # one /v2/ probe, lookup, backend per repository
 
     # --- Store ---------------------------------------------------------------------------
 
@@ -180,40 +182,48 @@ class RegistryStore:
 
     # --- plumbing ------------------------------------------------------------------------
 
-    def _auth(self, ref: Reference) -> Any:
+    def _auth(self, ref: Reference) -> oras.auth.base.AuthBackend:
         """One auth backend per repository: a bearer token is scoped to its repository."""
         repository = ref.api_repository
-        if repository not in self._clients:
-            backend = "basic" if self._challenges_basic() else "token"
-            auth = oras.auth.get_auth_backend(
-                backend, self._transport.session, self.scheme == "http", self._transport.verify
-            )
-            if (login := self._login()) is not None:
-                auth.set_basic_auth(*login)
-            self._clients[repository] = auth
-        return self._clients[repository]
+        with self._lock:
+            if repository not in self._auths:
+                import oras.auth
+
+                backend = "basic" if self._basic else "token"
+                auth = oras.auth.get_auth_backend(
+                    backend,
+                    self._transport.token_session(),
+                    self.scheme == "http",
+                    self._transport.verify,
+                )
+                if (login := self._login()) is not None:
+                    auth.set_basic_auth(*login)
+                self._auths[repository] = auth
+            return self._auths[repository]
 
     def _login(self) -> tuple[str, str] | None:
         """This registry's credentials, looked up once (a credential helper is a process)."""
-        if not self._logins:
-            self._logins.append(authn.credentials(self.host, self._docker_config))
-        return self._logins[0]
+        with self._lock:
+            if not self._logins:
+                self._logins.append(authn.credentials(self.host, self._docker_config))
+            return self._logins[0]
 
     def _challenges_basic(self) -> bool:
         """Whether the registry asks for Basic auth (htpasswd) rather than a bearer token.
 
         oras' token backend cannot answer a Basic challenge, so ask once, at `/v2/`.
         """
-        if self._basic is None:
-            try:
-                response = self._transport.exchange(
-                    "GET", f"{self.scheme}://{self.host}/v2/", {}, None, _ERROR_BODY
-                )
-            except Retryable:
-                return False  # unreachable: the real request will say so, with retries
-            challenge = response.headers.get("Www-Authenticate", "")
-            self._basic = response.status_code == 401 and challenge.lower().startswith("basic")
-        return self._basic
+        with self._lock:
+            if self._basic is None:
+                try:
+                    response = self._transport.exchange(
+                        "GET", f"{self.scheme}://{self.host}/v2/", {}, None, _ERROR_BODY
+                    )
+                except Retryable:
+                    return False  # unreachable: the real request will say so, with retries
+                challenge = response.headers.get("Www-Authenticate", "")
+                self._basic = response.status_code == 401 and challenge.lower().startswith("basic")
+            return self._basic
 
     def _request(
         self,
@@ -246,35 +256,39 @@ class RegistryStore:
         data: bytes | None,
         max_body: int = _ERROR_BODY,
     ) -> Answer:
-        auth = self._auth(ref)
         headers = dict(headers)
-        if self._basic and self._login() is None:
+        basic = self._challenges_basic()
+        if basic and self._login() is None:
             raise Denied(
                 self.host,
                 False,
                 f"{self.host} asks for a login for {ref.name}: no credentials in docker config.json",
             )
-        if self._basic or auth.token:
+        auth = self._auth(ref) if basic else self._auths.get(ref.api_repository)
+        if auth is not None and (basic or auth.token):
             headers.update(auth.get_auth_header())
         exchange = self._transport.exchange
+        response = exchange(method, url, headers, data, max_body)
+        if response.status_code not in (401, 403):
+            return response
+        self._check_realm(response, ref)
+        auth = self._auth(ref)
+        import oras.auth
+        import requests
+
         try:
-            response = exchange(method, url, headers, data, max_body)
-            if response.status_code in (401, 403):
-                self._check_realm(response, ref)
-                headers, changed = auth.authenticate_request(
-                    response.raw,
-                    headers,
-                    refresh=response.status_code == 403 or "Authorization" in headers,
-                )
-                if changed:
-                    response = exchange(method, url, headers, data, max_body)
+            headers, changed = auth.authenticate_request(
+                response,  # oras reads only its headers
+                headers,
+                refresh=response.status_code == 403 or "Authorization" in headers,
+            )
         except requests.RequestException as error:  # oras' own token request
             raise self._transport.no_answer(error) from None
         except oras.auth.AuthenticationException as error:
             raise StoreError(
                 f"{self.host}: authentication for {ref.name} failed: {error}"
             ) from None
-        return response
+        return exchange(method, url, headers, data, max_body) if changed else response
 
     def _check_realm(self, response: Answer, ref: Reference) -> None:
         """Credentials go to a token realm over HTTPS, or to the registry's own host; never in

@@ -26,12 +26,14 @@ class Stores:
     # Set to end every registry wait at once (a signal during assemble): see RegistryStore.
     cancelled: threading.Event = field(default_factory=threading.Event)
     _open: dict[str, Store] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # one store per key
 
     def for_ref(self, ref: Reference) -> Store:
         key = f"oci:{ref.layout}" if ref.layout is not None else ref.api_host
-        if key not in self._open:
-            self._open[key] = self._make(ref)
-        return self._open[key]
+        with self._lock:
+            if key not in self._open:
+                self._open[key] = self._make(ref)
+            return self._open[key]
 
     def _make(self, ref: Reference) -> Store:
         if ref.layout is not None:

@@ -103,6 +103,24 @@ def test_writing_through_a_link_that_leaves_is_refused(tmp_path: Path) -> None:
     assert list((tmp_path / "outside").iterdir()) == []
 
 
+def test_a_folder_turned_into_a_leaving_link_later_in_the_layer_is_not_written_through(
+    tmp_path: Path,
+) -> None:
+    # Each file's parent folder is resolved once per layer; a later entry that replaces
+    # that folder with a link must make the next file's parent be resolved again.
+    # Each link is lexically inward; followed for real, sp is root/.. (tmp_path).
+    root = tmp_path / "root"
+    layer = tar(
+        info("a/b/up", tarfile.SYMTYPE, "../.."),
+        ("sp/a.txt", b"a"),
+        info("sp", tarfile.SYMTYPE, "a/b/up/.."),
+        ("sp/x.txt", b"x"),
+    )
+    with pytest.raises(UnsafeContent, match="leads outside"):
+        apply(root, layer)
+    assert not (tmp_path / "x.txt").exists()
+
+
 def test_a_gzip_bomb_stops_at_the_budget(tmp_path: Path) -> None:
     bomb = tar(("sp/zeros", b"\0" * (8 * 1024 * 1024)))
     assert len(bomb) < 20_000

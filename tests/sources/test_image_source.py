@@ -166,6 +166,31 @@ def test_an_image_without_start_point_is_refused(
         fetch(ref, stores, tmp_path)
 
 
+def link_tar(links: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as out:
+        for name, target in links.items():
+            entry = tarfile.TarInfo(name)
+            entry.type, entry.linkname = tarfile.SYMTYPE, target
+            out.addfile(entry)
+    return gzip.compress(buffer.getvalue())
+
+
+def test_links_that_leave_once_every_layer_is_laid_out_are_refused(
+    registry: Registry, stores: Stores, unique: str, tmp_path: Path
+) -> None:
+    # Each link is inward as its layer lays it; together, start_point/out leads to tmp_path.
+    ref = parse(f"{registry.host}/chain{unique}/sp:1")
+    files = layer_tar({"start_point/manifest.json": b"{}", "start_point/a/b/keep": b"k"})
+    first = link_tar({"start_point/a/b/up": "../.."})
+    second = link_tar({"start_point/out": "a/b/up/../.."})
+    push_raw_image(stores, ref, [files, first, second])
+    with pytest.raises(
+        StartpointsError, match="links lead outside the unpacked tree: start_point/out"
+    ):
+        fetch(ref, stores, tmp_path)
+
+
 @pytest.mark.parametrize("lie", ["size", "digest"])
 def test_a_layer_whose_size_or_digest_does_not_match_is_refused(
     tmp_path: Path, stores: Stores, lie: str

@@ -26,7 +26,14 @@ def image_manifest(
     store: Store, ref: Reference, limits: Limits = DEFAULT
 ) -> tuple[dict[str, Any], Descriptor]:
     """The image manifest `ref` names, through an index to linux/amd64 when it is one."""
-    value, descriptor = _manifest(store, ref, limits)
+    value, descriptor = named_manifest(store, ref, limits)
+    return platform_image(store, ref, value, descriptor, limits)
+
+
+def platform_image(
+    store: Store, ref: Reference, value: dict[str, Any], descriptor: Descriptor, limits: Limits
+) -> tuple[dict[str, Any], Descriptor]:
+    """The image manifest a manifest `value` stands for: itself, or an index's linux/amd64."""
     if descriptor.media_type in mediatypes.INDEXES or "manifests" in value:
         entries = value.get("manifests", [])
         if not isinstance(entries, list):
@@ -36,7 +43,7 @@ def image_manifest(
             platform = platform if isinstance(platform, dict) else {}
             if (platform.get("os"), platform.get("architecture")) == PLATFORM:
                 chosen = Descriptor.from_json(entry, f"{ref} index")
-                value, descriptor = _manifest(store, ref.at_digest(chosen.digest), limits)
+                value, descriptor = named_manifest(store, ref.at_digest(chosen.digest), limits)
                 break
         else:
             raise StoreError(f"{ref}: the image index has no linux/amd64 image")
@@ -80,17 +87,23 @@ def layer_blob(store: Store, ref: Reference, descriptor: Descriptor, limits: Lim
 def unpack_image(
     store: Store, ref: Reference, into: Path, budget: unpack.Budget, limits: Limits = DEFAULT
 ) -> tuple[dict[str, Any], Descriptor]:
-    """Apply every layer of the image `ref` names, in order, onto `into`; every blob verified,
-    and, once all are laid out, every link followed for real must stay inside `into`."""
-    manifest, descriptor = image_manifest(store, ref, limits)
-    for i, layer in enumerate(layer_descriptors(manifest, ref)):
+    """Apply every layer of the image `ref` names, in order, onto `into` (a new folder); every
+    blob verified, and, once all are laid out, every link followed for real must stay inside
+    `into` (looked for only where a layer made one)."""
+    value, descriptor = image_manifest(store, ref, limits)
+    links = 0
+    for i, layer in enumerate(layer_descriptors(value, ref)):
         blob = layer_blob(store, ref, layer, limits)
-        unpack.apply(blob, into, where=f"{ref} layer {i}", budget=budget)
-    unpack.check_links(into, str(ref))
-    return manifest, descriptor
+        links += unpack.apply(blob, into, where=f"{ref} layer {i}", budget=budget)
+    if links:
+        unpack.check_links(into, str(ref))
+    return value, descriptor
 
 
-def _manifest(store: Store, ref: Reference, limits: Limits) -> tuple[dict[str, Any], Descriptor]:
+def named_manifest(
+    store: Store, ref: Reference, limits: Limits
+) -> tuple[dict[str, Any], Descriptor]:
+    """The manifest `ref` names, as it is (an image's or an index), parsed within limits."""
     data, descriptor = store.fetch_manifest(ref)  # capped by the store, before it is read
     return _object(data, f"{ref} manifest", limits), descriptor
 

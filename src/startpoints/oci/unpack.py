@@ -58,8 +58,9 @@ class Budget:
             raise UnsafeContent(f"{where}: unpacks to more than the limit for one start point")
 
 
-def apply(data: bytes, root: Path, *, where: str, budget: Budget) -> None:
-    """Apply one layer blob (tar, or gzip'ed tar) on top of `root`."""
+def apply(data: bytes, root: Path, *, where: str, budget: Budget) -> int:
+    """Apply one layer blob (tar, or gzip'ed tar) on top of `root`; the number of symlinks
+    it made (none: no link to follow in check_links)."""
     stream: IO[bytes] = io.BytesIO(data)
     if data[:2] == b"\x1f\x8b":
         stream = gzip.GzipFile(fileobj=stream)  # type: ignore[assignment]
@@ -68,16 +69,22 @@ def apply(data: bytes, root: Path, *, where: str, budget: Budget) -> None:
     root.mkdir(parents=True, exist_ok=True)
     real_root = paths.real(root)
     info = _bounded_tarinfo(budget.header_bytes, where)
+    # Folders already resolved and made in this layer, so each file's parent is resolved
+    # once, not per file. Emptied at every removal and link, the only changes that could
+    # make a folder resolved before lead anywhere else.
+    folders: dict[tuple[str, ...], Path] = {}
+    links = 0
     try:
         with tarfile.open(fileobj=stream, mode="r|", tarinfo=info) as tar:
             for member in tar:
-                _apply_member(tar, member, real_root, where, budget)
+                links += _apply_member(tar, member, real_root, where, budget, folders)
     except UnsafeContent:
         raise
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, OSError, ValueError) as error:
         raise UnsafeContent(f"{where}: not a readable layer: {error}") from None
     except RecursionError:
         raise UnsafeContent(f"{where}: not a readable layer: headers nested too deep") from None
+    return links
 
 
 def check_links(root: Path, where: str) -> None:
@@ -90,38 +97,51 @@ def check_links(root: Path, where: str) -> None:
 
 
 def _apply_member(
-    tar: tarfile.TarFile, member: tarfile.TarInfo, root: Path, where: str, budget: Budget
-) -> None:
+    tar: tarfile.TarFile,
+    member: tarfile.TarInfo,
+    root: Path,
+    where: str,
+    budget: Budget,
+    folders: dict[tuple[str, ...], Path],
+) -> int:
     parts = [p for p in member.name.split("/") if p not in ("", ".")]
     if not parts:
-        return  # the root itself
+        return 0  # the root itself
     if problem := paths.relative_problem(member.name, budget.path_bytes):
         raise UnsafeContent(f"{where}: entry {member.name!r}: {problem}")
     if member.sparse is not None:
         raise UnsafeContent(f"{where}: {member.name}: sparse files are refused")
     budget.spend(member.size if member.isreg() else 0, where)
-    parent = _inside(root, root.joinpath(*parts[:-1]), where, member.name)
+    key = tuple(parts[:-1])
+    known = folders.get(key)
+    parent = known or _inside(root, root.joinpath(*key), where, member.name)
     base = parts[-1]
     if base == OPAQUE:
+        folders.clear()
         for child in list(parent.iterdir()) if parent.is_dir() else []:
             remove(child, root)
-        return
+        return 0
     if base.startswith(WHITEOUT):
         hidden = base[len(WHITEOUT) :]
         if problem := paths.component_problem(hidden):
             raise UnsafeContent(f"{where}: whiteout {member.name!r}: {problem}")
+        folders.clear()
         remove(parent / hidden, root)
-        return
+        return 0
     mode = _plain_mode(member, where)
     target = parent / base
     if member.isdir():
         if target.is_symlink() or (target.exists() and not target.is_dir()):
+            folders.clear()
             remove(target, root)
         target.mkdir(parents=True, exist_ok=True)
-        return
-    if not parent.is_dir():
-        parent.mkdir(parents=True, exist_ok=True)
+        return 0
+    if known is None:
+        if not parent.is_dir():
+            parent.mkdir(parents=True, exist_ok=True)
+        folders[key] = parent  # resolved, link-free, and a folder now
     if os.path.lexists(target):  # a later layer's file replaces an earlier one
+        folders.clear()
         remove(target, root)
     if member.isreg():
         source = tar.extractfile(member)
@@ -132,7 +152,9 @@ def _apply_member(
     elif member.issym():
         if len(member.linkname.encode()) > budget.path_bytes:
             raise UnsafeContent(f"{where}: {member.name}: link target longer than the limit")
+        folders.clear()
         target.symlink_to(member.linkname)
+        return 1
     elif member.islnk():
         linked = _inside(root, root / member.linkname, where, member.name)
         if not linked.is_file() or linked.is_symlink():
@@ -144,6 +166,7 @@ def _apply_member(
         shutil.copyfile(linked, target)
     else:
         raise UnsafeContent(f"{where}: {member.name}: device files and FIFOs are refused")
+    return 0
 
 
 def _plain_mode(member: tarfile.TarInfo, where: str) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 from startpoints.core import catalog, reference
 from startpoints.core.problem import Problem
-from startpoints.errors import Denied, StartpointsError, Unreachable
+from startpoints.errors import Denied, NotFound, StartpointsError, Unreachable
 from startpoints.oci import read
 from startpoints.oci.stores import Stores
 
@@ -26,8 +26,9 @@ def record(
 ) -> list[Problem]:
     """Each image_name must exist in its registry; its digest and its compressed size (the
     linux/amd64 image's config and layers: what a node fetches) are recorded, so a puller
-    knows what it must fetch without asking a registry. The digest is a HEAD, which Docker
-    Hub does not count; the size needs the image manifest, a GET, which it counts as a pull.
+    knows what it must fetch without asking a registry. Both come from one GET of the
+    manifest the name's tag names (Docker Hub counts it as a pull, as it did the GET this
+    replaced, after a HEAD), and one more for an index's linux/amd64 image.
     In "auto" mode a registry that does not answer at once, or refuses (GHCR's private
     packages, no login), is tried once and warned about in one line. A refusal is a hold on
     its registry: its other images are not asked for."""
@@ -48,12 +49,14 @@ def record(
             return name, held
         try:
             store = stores.for_ref(ref)
-            found = store.resolve(ref)
-            if found is None:
+            try:
+                value, named = read.named_manifest(store, ref, stores.limits)
+            except NotFound:
                 return name, None
-            value, _ = read.image_manifest(store, ref.at_digest(found.digest), stores.limits)
+            at = ref.at_digest(named.digest)
+            value, _ = read.platform_image(store, at, value, named, stores.limits)
             parts = [read.config_descriptor(value, ref), *read.layer_descriptors(value, ref)]
-            return name, (found.digest, sum(d.size for d in parts))
+            return name, (named.digest, sum(d.size for d in parts))
         except Denied as error:
             refused.setdefault(ref.domain, error)
             return name, error

@@ -280,11 +280,23 @@ def test_credentials_from_docker_config_reach_the_cri_for_a_private_registry(
 
 def test_the_pull_order_is_the_priority_list_then_smallest_first_unknown_sizes_last() -> None:
     sizes = {"a": 300, "b": 100, "c": 200, "d": 100}
-    assert order(["e", "a", "b", "c", "d", "b"], sizes) == ["b", "d", "c", "a", "e"]
-    assert order(["e", "a", "b", "c", "d"], sizes, first=["a", "x", "e"]) == [
+    assert order(["e", "a", "b", "c", "d", "b"], sizes, jobs=1) == ["b", "d", "c", "a", "e"]
+    assert order(["e", "a", "b", "c", "d"], sizes, first=["a", "x", "e"], jobs=1) == [
         "a", "e", "b", "d", "c"
     ]  # fmt: skip
     assert order(["b", "a"], {}) == ["a", "b"]
+
+
+def test_one_slot_takes_the_largest_images_first_beside_the_smallest() -> None:
+    """The largest start at once and the two ends meet: the node is not left waiting on one
+    large image pulled alone at the end."""
+    mib = 1 << 20
+    sizes = {f"s{i}": mib for i in range(12)} | {"big": 900 * mib, "mid": 500 * mib}
+    pulled = order(list(sizes), sizes, jobs=3)
+    assert pulled[:3] == ["big", "s0", "s1"]  # the largest first, beside the smallest
+    assert pulled[-1] == "mid"  # taken by a small slot once the small ones are done
+    assert sorted(pulled) == sorted(sizes)
+    assert order(list(sizes), sizes, jobs=1)[-2:] == ["mid", "big"]  # one slot: smallest first
 
 
 def big_image(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
@@ -13,12 +14,14 @@ from startpoints import __version__
 from startpoints.errors import InvalidStartPoint, StartpointsError
 
 KINDS = ("languages", "custom", "exercises")
+# in the order `startpoints --help` lists them; each is cli/<verb>.py with an add(verbs)
+VERBS = ("lint", "publish", "assemble", "create", "serve", "pull", "k8s", "inspect", "update", "diff")
 INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, as distinct from 1, "problems found" (README)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _parser()
+    parser = _parser(argv[:1])
     # create's words are positional flags (cyber-dojo's grammar), not options to parse.
     args = (
         argparse.Namespace(run=_create, words=argv[1:])
@@ -65,35 +68,16 @@ def _create(args: argparse.Namespace) -> int:
     return create.run(args)
 
 
-def _parser() -> argparse.ArgumentParser:
-    from startpoints.cli import (
-        assemble,
-        create,
-        diff,
-        inspect,
-        k8s,
-        lint,
-        publish,
-        pull,
-        serve,
-        update,
-    )
-
+def _parser(first: list[str]) -> argparse.ArgumentParser:
+    """The parser for the verb named first, alone: building all ten verbs' parsers cost a
+    start-up ~2.5x the time of one (docs/benchmarks.md). All of them for --help, a mistyped
+    verb or none."""
     parser = argparse.ArgumentParser(
         prog="startpoints",
         description="Publish, assemble, serve and pre-pull cyber-dojo start points as OCI images.",
     )
     parser.add_argument("--version", action="version", version=f"startpoints {__version__}")
     verbs = parser.add_subparsers(required=True, metavar="COMMAND")
-    lint.add(verbs)
-    publish.add(verbs)
-    assemble.add(verbs)
-    create.add(verbs)
-    serve.add(verbs)
-    pull.add(verbs)
-    k8s.add(verbs)
-    inspect.add(verbs)
-    update.add(verbs)
-    diff.add(verbs)
-
+    for verb in first if first and first[0] in VERBS else VERBS:
+        importlib.import_module(f"startpoints.cli.{verb}").add(verbs)
     return parser

@@ -77,12 +77,12 @@ class Puller(ImagePull):
         it they are only listed. `budget`: pull only what fits (budget.py)."""
         self.sizes = dict(sizes or {})
         self.digests = {image: digest for image, digest in (digests or {}).items() if digest}
-        self.images = plan.order(images, self.sizes, first)
+        self.jobs = max(1, jobs)
+        self.images = plan.order(images, self.sizes, first, self.jobs)
         self.runtime = runtime
         self.identity = identity
         self.marker = marker
         self.record = record
-        self.jobs = max(1, jobs)
         self.backoff = backoff or Backoff()
         self.recheck = recheck
         self.attempts = attempts

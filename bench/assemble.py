@@ -1,16 +1,18 @@
 """Benchmark: assemble the 82 real start points (shared/corpus, files stubbed at their sizes)
-from a loopback registry, against two references measured in the same run:
+from a loopback registry, at N = 82 and N = 656 (each image also copied into 7 more
+repositories), with and without the language-image lookup, against two references measured
+in the same run:
 
 (a) the incumbent procedure: cyber-dojo's start-point-create.sh loop, sequential full-history
     `git clone --single-branch` over git:// (git daemon) then `git checkout sha7` and dropping
     .git, of LTF-shaped repos holding the same start points, a quarter of them carrying 3 jars
-    replaced over 5 commits;
-(b) a bare parallel HTTP fetch (16 threads, 16 connections) of the same manifests, configs and
-    layers, no checks, nothing written: the floor.
+    replaced over 5 commits (N = 82);
+(b) a bare parallel fetch, the floor: on 16 threads and 16 connections (requests), GET each
+    manifest, GET its layer, unpack it (tarfile, the `data` filter): nothing more.
 
 Whole processes are timed, start-up included, as a user times them. Run: make bench
 (BENCH_JAR_MB sets the jar size, default 2; BENCH_GIT=0 skips (a) and the git-source row;
-BENCH_BEFORE=SRC adds a row timing the startpoints in SRC, another checkout's src/, the
+BENCH_BEFORE=SRC adds rows timing the startpoints in SRC, another checkout's src/, the
 same way: a change's figures before and after, from one run).
 """
 
@@ -35,6 +37,7 @@ from tests.servers import GitDaemon, Registry  # noqa: E402
 from tests.test_corpus import stub  # noqa: E402
 
 from startpoints.core import reference  # noqa: E402
+from startpoints.oci.descriptor import Descriptor  # noqa: E402
 from startpoints.oci.stores import Stores  # noqa: E402
 from startpoints.workflows import publish  # noqa: E402
 
@@ -53,20 +56,25 @@ for source in "$@"; do
 done
 """
 BARE_FETCH = """
-import json, sys, requests
+import io, sys, tarfile, requests
 from concurrent.futures import ThreadPoolExecutor
-host, refs = sys.argv[1], sys.argv[2:]
+host, into, listing = sys.argv[1:]
+refs = open(listing).read().split()
 session = requests.Session()
 session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=16))
 accept = "application/vnd.oci.image.manifest.v1+json"
-def get(ref):
+def get(i_ref):
+    i, ref = i_ref
     repo, tag = ref.split("/", 1)[1].rsplit(":", 1)
     manifest = session.get(f"http://{host}/v2/{repo}/manifests/{tag}", headers={"Accept": accept}).json()
-    for blob in [manifest["config"], *manifest["layers"]]:
-        session.get(f"http://{host}/v2/{repo}/blobs/{blob['digest']}").content
+    for layer in manifest["layers"]:
+        blob = session.get(f"http://{host}/v2/{repo}/blobs/{layer['digest']}").content
+        with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+            tar.extractall(f"{into}/{i}", filter="data")
 with ThreadPoolExecutor(16) as pool:
-    list(pool.map(get, refs))
+    list(pool.map(get, enumerate(refs)))
 """
+COPIES = 8  # N = 82 * COPIES: the same images in 7 more repositories each
 
 
 def make_repos(work: Path) -> list[Path]:
@@ -103,6 +111,18 @@ def timed(command: list[str], pythonpath: str | None = None) -> float:
     return time.perf_counter() - start
 
 
+def copy_image(stores: Stores, source: str, target: str) -> None:
+    """`source`'s manifest and blobs pushed again under `target` (another repository)."""
+    src, dst = reference.parse(source), reference.parse(target)
+    store = stores.for_ref(src)
+    data, descriptor = store.fetch_manifest(src)
+    value = json.loads(data)
+    for blob in [value["config"], *value["layers"]]:
+        found = Descriptor.from_json(blob, source)
+        store.push_blob(dst, found, store.fetch_blob(src, found))
+    store.push_manifest(dst, data, descriptor.media_type)
+
+
 def main() -> None:
     if not CORPUS.is_dir():
         raise SystemExit(f"needs the corpus at {CORPUS}")
@@ -127,74 +147,54 @@ def main() -> None:
             )
             git(served, "clone", "-q", "--bare", str(repo), f"{repo.name}.git")
             git_sources.append(f"{result.revision[:7]}@{daemon.url}/{repo.name}.git")
-        listing = work / "start-points.txt"
-        listing.write_text("\n".join(image_sources) + "\n")
+        many = list(image_sources)
+        for copy in range(1, COPIES):
+            for source in image_sources:
+                target = source.replace("/cyberdojostartpoints/", f"/copy{copy}/")
+                copy_image(stores, source, target)
+                many.append(target)
+        listings = {}
+        for sources in (image_sources, many):
+            listings[len(sources)] = work / f"start-points-{len(sources)}.txt"
+            listings[len(sources)].write_text("\n".join(sources) + "\n")
         git_listing = work / "start-points-git.txt"
         git_listing.write_text("\n".join(git_sources) + "\n")
         git_bytes = sum(f.stat().st_size for f in served.rglob("*") if f.is_file())
 
-        rows: dict[str, list[float]] = {
-            "incumbent: sequential git clone (a)": [],
-            "startpoints assemble": [],
-            "startpoints assemble --jobs 16": [],
-            "bare parallel HTTP fetch (b)": [],
-            "startpoints --version (start-up alone)": [],
-            "startpoints assemble, the sha7@git:// sources": [],
-        }
         before = os.environ.get("BENCH_BEFORE")
-        if before:
-            rows["startpoints assemble, BENCH_BEFORE"] = []
-
         with_git = os.environ.get("BENCH_GIT", "1") != "0"
+        rows: dict[str, list[float]] = {}
+
+        def row(name: str, command: list[str], pythonpath: str | None = None) -> None:
+            rows.setdefault(name, []).append(timed(command, pythonpath))
+
         if with_git:
             clones = work / "clones"
             clones.mkdir()
-            rows["incumbent: sequential git clone (a)"].append(
-                timed(["bash", "-c", INCUMBENT, "incumbent", str(clones), *git_sources])
-            )
+            row("incumbent: sequential git clone (a), N=82", ["bash", "-c", INCUMBENT, "incumbent", str(clones), *git_sources])  # fmt: skip
             shutil.rmtree(clones)
-        else:
-            del rows["incumbent: sequential git clone (a)"]
-            del rows["startpoints assemble, the sha7@git:// sources"]
-        for run in range(RUNS):
-            ours = [
-                sys.executable,
-                "-m",
-                "startpoints",
-                "assemble",
-                "--from",
-                str(listing),
-                "--output",
-                str(work / f"catalog{run}"),
-            ]
-            rows["startpoints assemble"].append(timed(ours))
-            if before:
-                then = [*ours[:-1], str(work / f"catalog-before-{run}")]
-                rows["startpoints assemble, BENCH_BEFORE"].append(timed(then, pythonpath=before))
-            rows["startpoints assemble --jobs 16"].append(
-                timed([*ours[:-1], str(work / f"catalog16-{run}"), "--jobs", "16"])
-            )
-            rows["bare parallel HTTP fetch (b)"].append(
-                timed([sys.executable, "-c", BARE_FETCH, registry.host, *image_sources])
-            )
-            rows["startpoints --version (start-up alone)"].append(
-                timed([sys.executable, "-m", "startpoints", "--version"])
-            )
+        out = iter(range(1_000_000))
+        for _ in range(RUNS):
+            for n, listing in listings.items():
+                ours = [sys.executable, "-m", "startpoints", "assemble", "--from", str(listing)]
+                for lookup, extra in (("", []), (", --no-verify-images", ["--no-verify-images"])):
+                    command = [*ours, *extra, "--output", str(work / f"catalog{next(out)}")]
+                    row(f"startpoints assemble, N={n}{lookup}", command)
+                    if before:
+                        command = [*command[:-1], str(work / f"catalog{next(out)}")]
+                        row(f"BENCH_BEFORE assemble, N={n}{lookup}", command, pythonpath=before)
+                floor = [sys.executable, "-c", BARE_FETCH, registry.host]
+                row(
+                    f"bare fetch (b), N={n}",
+                    [*floor, str(work / f"floor{next(out)}"), str(listing)],
+                )
+            row("startpoints --version (start-up alone)", [sys.executable, "-m", "startpoints", "--version"])  # fmt: skip
         # The git rows after all image rows: a git-source assemble leaves the disk writing
         # back hundreds of MB, which would land on whichever row came next.
-        for run in range(RUNS if with_git else 0):
-            if with_git:
-                from_git = [
-                    sys.executable,
-                    "-m",
-                    "startpoints",
-                    "assemble",
-                    "--from",
-                    str(git_listing),
-                ]
-                from_git += ["--output", str(work / f"git-catalog{run}")]
-                rows["startpoints assemble, the sha7@git:// sources"].append(timed(from_git))
-
+        for _ in range(RUNS if with_git else 0):
+            from_git = [sys.executable, "-m", "startpoints", "assemble", "--from", str(git_listing)]
+            from_git += ["--output", str(work / f"catalog{next(out)}")]
+            row("startpoints assemble, the sha7@git:// sources, N=82", from_git)
         entries = json.loads((work / "catalog0" / "catalog.json").read_text())["start_points"]
     finally:
         daemon.stop()
@@ -203,18 +203,21 @@ def main() -> None:
 
     median = {name: statistics.median(times) for name, times in rows.items()}
     print(
-        f"assemble {len(entries)} start points, median of {RUNS} runs (incumbent: 1), whole processes; git repos {git_bytes / 1e6:.0f} MB on the daemon (jars {JAR_MB} MB)"
+        f"assemble {len(entries)} and {len(entries) * COPIES} start points, median of {RUNS} runs "
+        f"(incumbent: 1), whole processes; git repos {git_bytes / 1e6:.0f} MB on the daemon "
+        f"(jars {JAR_MB} MB)"
     )
     for name, seconds in median.items():
-        print(f"  {name:40} {seconds:8.3f} s")
-    ours = median["startpoints assemble"]
-    if "incumbent: sequential git clone (a)" in median:
-        print(
-            f"  incumbent / startpoints = {median['incumbent: sequential git clone (a)'] / ours:.0f}x faster (target >= 100x)"
-        )
-    print(
-        f"  startpoints / bare fetch = {ours / median['bare parallel HTTP fetch (b)']:.2f} (target <= 1.5)"
-    )
+        print(f"  {name:55} {seconds:8.3f} s")
+    for n in listings:
+        floor = median[f"bare fetch (b), N={n}"]
+        for lookup in ("", ", --no-verify-images"):
+            ours = median[f"startpoints assemble, N={n}{lookup}"]
+            print(f"  N={n}{lookup}: startpoints / bare fetch = {ours / floor:.2f} (target <= 1.5)")
+    if with_git:
+        ours = median["startpoints assemble, N=82"]
+        incumbent = median["incumbent: sequential git clone (a), N=82"]
+        print(f"  N=82: incumbent / startpoints = {incumbent / ours:.0f}x faster (target >= 100x)")
 
 
 if __name__ == "__main__":

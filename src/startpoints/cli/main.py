@@ -15,7 +15,18 @@ from startpoints.errors import InvalidStartPoint, StartpointsError
 
 KINDS = ("languages", "custom", "exercises")
 # in the order `startpoints --help` lists them; each is cli/<verb>.py with an add(verbs)
-VERBS = ("lint", "publish", "assemble", "create", "serve", "pull", "k8s", "inspect", "update", "diff")
+VERBS = (
+    "lint",
+    "publish",
+    "assemble",
+    "create",
+    "serve",
+    "pull",
+    "k8s",
+    "inspect",
+    "update",
+    "diff",
+)
 INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, as distinct from 1, "problems found" (README)
 
 

@@ -18,6 +18,9 @@ same way: a change's figures before and after, from one run).
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import io
 import json
 import os
 import random
@@ -25,6 +28,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -111,16 +115,41 @@ def timed(command: list[str], pythonpath: str | None = None) -> float:
     return time.perf_counter() - start
 
 
-def copy_image(stores: Stores, source: str, target: str) -> None:
-    """`source`'s manifest and blobs pushed again under `target` (another repository)."""
+def copy_image(stores: Stores, source: str, target: str, copy: int) -> None:
+    """`source` pushed again under `target` (another repository), its start point's
+    display_name made its own (a catalog's names are unique): its one layer rewritten, the
+    config's diff_id and the manifest with it, the annotations kept."""
     src, dst = reference.parse(source), reference.parse(target)
     store = stores.for_ref(src)
     data, descriptor = store.fetch_manifest(src)
     value = json.loads(data)
-    for blob in [value["config"], *value["layers"]]:
-        found = Descriptor.from_json(blob, source)
-        store.push_blob(dst, found, store.fetch_blob(src, found))
-    store.push_manifest(dst, data, descriptor.media_type)
+    (layer,) = value["layers"]
+    blob = store.fetch_blob(src, Descriptor.from_json(layer, source))
+    out = io.BytesIO()
+    with (
+        tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob))) as tar,
+        tarfile.open(fileobj=out, mode="w") as new,
+    ):
+        for member in tar:
+            body = tar.extractfile(member).read() if member.isreg() else None  # type: ignore[union-attr]
+            if member.name.endswith("manifest.json") and body is not None:
+                manifest = json.loads(body)
+                manifest["display_name"] += f" ({copy})"
+                body = json.dumps(manifest).encode()
+                member.size = len(body)
+            new.addfile(member, io.BytesIO(body) if body is not None else None)
+    raw = out.getvalue()
+    packed = gzip.compress(raw, mtime=0)
+    config = json.loads(store.fetch_blob(src, Descriptor.from_json(value["config"], source)))
+    config["rootfs"]["diff_ids"] = ["sha256:" + hashlib.sha256(raw).hexdigest()]
+    config_data = json.dumps(config).encode()
+    new_layer = Descriptor.of(packed, layer["mediaType"])
+    new_config = Descriptor.of(config_data, value["config"]["mediaType"])
+    store.push_blob(dst, new_layer, packed)
+    store.push_blob(dst, new_config, config_data)
+    value["layers"] = [new_layer.to_json()]
+    value["config"] = new_config.to_json()
+    store.push_manifest(dst, json.dumps(value).encode(), descriptor.media_type)
 
 
 def main() -> None:
@@ -151,7 +180,7 @@ def main() -> None:
         for copy in range(1, COPIES):
             for source in image_sources:
                 target = source.replace("/cyberdojostartpoints/", f"/copy{copy}/")
-                copy_image(stores, source, target)
+                copy_image(stores, source, target, copy)
                 many.append(target)
         listings = {}
         for sources in (image_sources, many):

@@ -4,7 +4,11 @@ Smallest first makes the most start points usable soonest, but leaves the larges
 start last and finish alone: at cyber-dojo's real sizes (swift's image is 1 GiB compressed)
 the node is warm when its slowest image is, one pull on one stream long after the others.
 So one of the pull slots takes the images from the largest end while the rest take them from
-the smallest: the largest start at once, beside the smallest, and the two ends meet.
+the smallest: the largest start at once, beside the smallest, and the two ends meet. Not
+where the runtime queues every pull's downloads in one queue of its own (dockerd: 3 layers at
+once over all pulls): there a large pull started early holds one of those 3 and delays the
+small ones (half the images present 7% later, measured; docs/benchmarks.md), and the queue
+keeps the tail short already.
 
 The pool takes images in list order as slots free up, so the order is the one in which
 `jobs` slots would start them, simulated with each pull lasting its size plus a fixed cost
@@ -22,11 +26,15 @@ PER_IMAGE = 4 << 20  # bytes a pull's fixed cost (resolve, config, unpack, commi
 
 
 def order(
-    images: Sequence[str], sizes: Mapping[str, int], first: Sequence[str] = (), jobs: int = 8
+    images: Sequence[str],
+    sizes: Mapping[str, int],
+    first: Sequence[str] = (),
+    jobs: int = 8,
+    large_slots: int = LARGE_SLOTS,
 ) -> list[str]:
-    """`first` as given; then the images of known size, one slot in `jobs` taking them
-    largest first and the others smallest first (all smallest first with one slot); unknown
-    sizes last; ties by name."""
+    """`first` as given; then the images of known size, `large_slots` of the `jobs` slots
+    taking them largest first and the others smallest first (all smallest first with one
+    slot, or none large); unknown sizes last; ties by name."""
     unique = sorted(set(images))
     ahead = [image for image in dict.fromkeys(first) if image in unique]
     sized = deque(
@@ -36,7 +44,7 @@ def order(
         )
     )
     unknown = [image for image in unique if image not in sizes and image not in ahead]
-    large = LARGE_SLOTS if jobs > LARGE_SLOTS else 0
+    large = large_slots if jobs > large_slots else 0
     slots = [(0, slot) for slot in range(max(1, jobs))]  # (free at, slot); slot < large: large
     started: list[str] = []
     while sized:

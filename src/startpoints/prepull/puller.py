@@ -78,7 +78,8 @@ class Puller(ImagePull):
         self.sizes = dict(sizes or {})
         self.digests = {image: digest for image, digest in (digests or {}).items() if digest}
         self.jobs = max(1, jobs)
-        self.images = plan.order(images, self.sizes, first, self.jobs)
+        large = 0 if runtime.queues_downloads else plan.LARGE_SLOTS
+        self.images = plan.order(images, self.sizes, first, self.jobs, large)
         self.runtime = runtime
         self.identity = identity
         self.marker = marker

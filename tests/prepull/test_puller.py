@@ -280,24 +280,11 @@ def test_credentials_from_docker_config_reach_the_cri_for_a_private_registry(
 
 def test_the_pull_order_is_the_priority_list_then_smallest_first_unknown_sizes_last() -> None:
     sizes = {"a": 300, "b": 100, "c": 200, "d": 100}
-    assert order(["e", "a", "b", "c", "d", "b"], sizes, jobs=1) == ["b", "d", "c", "a", "e"]
-    assert order(["e", "a", "b", "c", "d"], sizes, first=["a", "x", "e"], jobs=1) == [
+    assert order(["e", "a", "b", "c", "d", "b"], sizes) == ["b", "d", "c", "a", "e"]
+    assert order(["e", "a", "b", "c", "d"], sizes, first=["a", "x", "e"]) == [
         "a", "e", "b", "d", "c"
     ]  # fmt: skip
     assert order(["b", "a"], {}) == ["a", "b"]
-
-
-def test_one_slot_takes_the_largest_images_first_beside_the_smallest() -> None:
-    """The largest start at once and the two ends meet: the node is not left waiting on one
-    large image pulled alone at the end."""
-    mib = 1 << 20
-    sizes = {f"s{i}": mib for i in range(12)} | {"big": 900 * mib, "mid": 500 * mib}
-    pulled = order(list(sizes), sizes, jobs=3)
-    assert pulled[:3] == ["big", "s0", "s1"]  # the largest first, beside the smallest
-    assert pulled[-1] == "mid"  # taken by a small slot once the small ones are done
-    assert sorted(pulled) == sorted(sizes)
-    assert order(list(sizes), sizes, jobs=1)[-2:] == ["mid", "big"]  # one slot: smallest first
-    assert order(list(sizes), sizes, jobs=3, large_slots=0)[-2:] == ["mid", "big"]
 
 
 def big_image(
@@ -600,17 +587,3 @@ def test_with_a_quota_read_by_a_free_head_no_more_pulls_start_than_remain(
         assert hub.refused == 0
     finally:
         hub.close()
-
-
-def test_the_largest_first_slot_is_used_where_the_runtime_does_not_queue_downloads(
-    engine: Any, containerd: Any
-) -> None:
-    """containerd's PullImage calls fetch on their own: one slot takes the largest first.
-    An Engine API runtime queues every pull's downloads itself: smallest first throughout."""
-    sizes = {"s1": 1, "s2": 2, "big": 100 << 20}
-    cri_runtime = runtime.CriRuntime(containerd.url, None)
-    cri = pull.Puller(list(sizes), cri_runtime, identity="t", sizes=sizes, jobs=2)
-    docker = runtime.EngineRuntime(engine.url, None)
-    assert cri.images == ["big", "s1", "s2"]
-    engine_puller = pull.Puller(list(sizes), docker, identity="t", sizes=sizes, jobs=2)
-    assert engine_puller.images == ["s1", "s2", "big"]

@@ -44,11 +44,6 @@ class Local:
 class Runtime(Protocol):
     """Where images are pulled to."""
 
-    # Whether the runtime queues the layer downloads of every pull in one queue of its own
-    # (dockerd: max-concurrent-downloads, 3 at once over all its pulls), so a long pull
-    # started early delays the small ones behind it (prepull/plan.py).
-    queues_downloads: bool
-
     def held(self, image: str) -> Held | None:
         """What the node holds under the tag `image`, or None."""
         ...
@@ -87,8 +82,6 @@ class EngineRuntime:
     """Pulls through a Docker Engine API (docker, podman), as on a commander-started server.
     dockerd collects no images by itself: nothing to pin."""
 
-    queues_downloads = True
-
     def __init__(self, endpoint: str | None, docker_config: Path | None) -> None:
         from startpoints.oci.engine import Engine
 
@@ -125,8 +118,6 @@ class EngineRuntime:
 class CriRuntime:
     """Pulls through a node's CRI ImageService (containerd, CRI-O), as kubelet does; tags and
     pins through containerd's images service (CRI-O has none: Unsupported)."""
-
-    queues_downloads = False  # each PullImage fetches on its own (containerd, CRI-O)
 
     def __init__(self, endpoint: str, docker_config: Path | None) -> None:
         from startpoints.oci.cri import Cri

@@ -77,13 +77,12 @@ class Puller(ImagePull):
         it they are only listed. `budget`: pull only what fits (budget.py)."""
         self.sizes = dict(sizes or {})
         self.digests = {image: digest for image, digest in (digests or {}).items() if digest}
-        self.jobs = max(1, jobs)
-        large = 0 if runtime.queues_downloads else plan.LARGE_SLOTS
-        self.images = plan.order(images, self.sizes, first, self.jobs, large)
+        self.images = plan.order(images, self.sizes, first)
         self.runtime = runtime
         self.identity = identity
         self.marker = marker
         self.record = record
+        self.jobs = max(1, jobs)
         self.backoff = backoff or Backoff()
         self.recheck = recheck
         self.attempts = attempts

@@ -46,6 +46,7 @@ def test_oci_does_not_reach_up(path: Path) -> None:
             ["oci/engine.py", "oci/registry.py", "oci/transport.py"],
         ),  # in engine.py: the docker SDK's transport errors; in registry.py: oras' token request
         ("docker", ["oci/authn.py", "oci/engine.py"]),  # authn: docker.auth reads config.json
+        ("urllib3", ["oci/transport.py"]),
         ("starlette", ["http/app.py"]),
         ("uvicorn", ["http/server.py"]),
     ],

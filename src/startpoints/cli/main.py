@@ -80,15 +80,16 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _parser(first: list[str]) -> argparse.ArgumentParser:
-    """The parser for the verb named first, alone: building all ten verbs' parsers cost a
-    start-up ~2.5x the time of one (docs/benchmarks.md). All of them for --help, a mistyped
-    verb or none."""
+    """The parser for the verb named first, alone (building all ten verbs' parsers cost
+    `startpoints lint --help` 81 ms against 55 ms; docs/benchmarks.md), none for --version;
+    all of them for --help, a mistyped verb or none."""
     parser = argparse.ArgumentParser(
         prog="startpoints",
         description="Publish, assemble, serve and pre-pull cyber-dojo start points as OCI images.",
     )
     parser.add_argument("--version", action="version", version=f"startpoints {__version__}")
     verbs = parser.add_subparsers(required=True, metavar="COMMAND")
-    for verb in first if first and first[0] in VERBS else VERBS:
+    wanted = VERBS if not first else () if first == ["--version"] else first
+    for verb in wanted if set(wanted) <= set(VERBS) else VERBS:
         importlib.import_module(f"startpoints.cli.{verb}").add(verbs)
     return parser

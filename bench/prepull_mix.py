@@ -5,13 +5,18 @@ them), each one layer of incompressible bytes at its compressed size scaled down
 (1/20 by default: 1.1 GiB for all, the largest 52 MiB), in a loopback registry. Into a fresh
 containerd (CRI) and a fresh dockerd (Engine API) each time, in one run:
 
-- ours: the Puller with the catalog's sizes and digests (each image pulled by digest, then
-  tagged, and pinned on containerd), JOBS at once, in its order (prepull/plan.py: smallest
-  first);
+- ours: `startpoints pull CATALOG --pull cri|docker` as an operator runs it, a whole
+  process, on a catalog of the corpus start points naming these images (their digests and
+  sizes recorded): each image pulled by digest, then tagged, and pinned on containerd, JOBS
+  at once, in its order (prepull/plan.py: smallest first);
 - ours with another order given as `--pull-first` would give it: the smaller half smallest
   first, then the larger half largest first (the largest images started before the tail);
 - the runtime's own best: every image at once, all CRI `PullImage` calls on one channel
-  (what kubelet does with parallel pulls unlimited), or all Engine API pulls at once.
+  (what kubelet does with parallel pulls unlimited), or all Engine API pulls at once, also a
+  whole process.
+
+Each row is timed as a user times it, from the process's start: half present when the
+runtime first lists half the images (asked every 50 ms), all present when the process ends.
 
 Printed: time until half the images are present (most start points usable soonest), time
 until all are, and the ratios. Run: python bench/prepull_mix.py [SCALE [JOBS [EVERY]]]
@@ -22,9 +27,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
+import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -38,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.servers import Containerd, Dockerd, Registry  # noqa: E402
+from tests.test_corpus import stub  # noqa: E402
 
 from startpoints.core.reference import parse  # noqa: E402
 from startpoints.oci import (  # noqa: E402
@@ -47,16 +56,13 @@ from startpoints.oci import (  # noqa: E402
     write,
 )
 from startpoints.oci.stores import Stores  # noqa: E402
-from startpoints.prepull import puller as pull  # noqa: E402
+from startpoints.workflows import assemble  # noqa: E402
 
 SCALE = 20
 EVERY = 1
-RUNS = 3
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 JOBS = 8  # the default of serve and pull (--pull-jobs)
 CORPUS = ROOT.parent / "shared" / "corpus" / "languages.tsv"
-
-
-DIGESTS: dict[str, str] = {}  # name → digest, as the catalog records it: ours pulls by it
 
 
 def make_images(registry: Registry, work: Path, scale: int, every: int) -> dict[str, int]:
@@ -74,7 +80,7 @@ def make_images(registry: Registry, work: Path, scale: int, every: int) -> dict[
                 annotations={},
             )
             ref = parse(f"{registry.host}/cdl/{row['name'].replace('-', '_')}:ci")
-            DIGESTS[str(ref)] = write.write(Stores().for_ref(ref), ref, built).descriptor.digest
+            write.write(Stores().for_ref(ref), ref, built)
             sizes[str(ref)] = sum(blob.descriptor.size for blob in built.blobs)
     return sizes
 
@@ -91,20 +97,64 @@ def one_file_layer(data: bytes) -> layer.Layer:
     return layer.Layer(layer.gzip_reproducibly(raw), "sha256:" + hashlib.sha256(raw).hexdigest())
 
 
-def timed(pulls: Callable[[Callable[[str], None]], None], count: int) -> tuple[float, float]:
-    """(seconds until half are present, seconds until all are)."""
+def make_catalog(work: Path, sizes: dict[str, int]) -> Path:
+    """A languages catalog of the corpus start points named after the images, each one's
+    image_name pointing at its image; the digests and sizes recorded by the lookup."""
+    stub("languages", work / "stubbed")
+    by_repository = {p.name.replace("-", "_"): p for p in (work / "stubbed").iterdir()}
+    folders = []
+    for name in sizes:
+        folder = by_repository[name.rsplit("/", 1)[1].split(":")[0]]
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest["image_name"] = name
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+        folders.append(str(folder))
+    request = assemble.Request(sources=folders, output=work / "catalog", images="verify")
+    assemble.assemble(request, Stores())
+    return work / "catalog"
+
+
+ALL_AT_ONCE = """
+import sys, threading
+from startpoints.oci import runtime
+kind, endpoint, images = sys.argv[1], sys.argv[2], sys.argv[3:]
+backend = (runtime.CriRuntime if kind == "cri" else runtime.EngineRuntime)(endpoint, None)
+threads = [threading.Thread(target=backend.pull, args=(i, None, lambda _: None)) for i in images]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+"""
+
+
+def timed(command: list[str], backend: runtime.Runtime, images: list[str]) -> tuple[float, float]:
+    """(seconds until half are present, seconds until the process ends): a whole process,
+    the images seen arriving by asking the runtime what it holds every 50 ms."""
+    seen: dict[str, float] = {}
+    finished = threading.Event()
     started = time.perf_counter()
-    times: list[float] = []
-    lock = threading.Lock()
 
-    def done(_image: str) -> None:
-        with lock:
-            times.append(time.perf_counter() - started)
+    def watch() -> None:
+        while not finished.wait(0.05):
+            for local in backend.local():
+                for tag in local.tags:
+                    seen.setdefault(tag, time.perf_counter() - started)
 
-    pulls(done)
-    times.sort()
-    assert len(times) == count, f"{len(times)} of {count} present"
-    return times[(count + 1) // 2 - 1], times[-1]
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        subprocess.run(command, check=True, capture_output=True)
+        ended = time.perf_counter() - started
+    finally:
+        finished.set()
+        watcher.join()
+    times = sorted(seen[image] for image in images if image in seen)
+    for local in backend.local():  # present at the end, whether or not a poll caught it
+        for tag in local.tags:
+            seen.setdefault(tag, ended)
+    assert all(image in seen for image in images), f"{len(times)} of {len(images)} present"
+    times = sorted(seen[image] for image in images)
+    return times[(len(images) + 1) // 2 - 1], ended
 
 
 def halves(sizes: dict[str, int]) -> list[str]:
@@ -114,37 +164,18 @@ def halves(sizes: dict[str, int]) -> list[str]:
     return ascending[:half] + ascending[half:][::-1]
 
 
-def ours(backend: runtime.Runtime, sizes: dict[str, int], other_order: bool) -> Callable[..., None]:
-    def run(done: Callable[[str], None]) -> None:
-        puller = pull.Puller(
-            list(sizes),
-            backend,
-            identity="bench",
-            digests=DIGESTS,  # by digest, then tagged (and pinned on containerd), as served
-            jobs=JOBS,
-            attempts=1,
-            sizes=sizes,
-            first=halves(sizes) if other_order else (),
-        )
-        puller.on_done = lambda image, error: done(image) if error is None else None
-        assert puller.run_once(), {i: s["error"] for i, s in puller.states().items() if s["error"]}
-
-    return run
-
-
-def all_at_once(backend: runtime.Runtime, sizes: dict[str, int]) -> Callable[..., None]:
-    def run(done: Callable[[str], None]) -> None:
-        def one(name: str) -> None:
-            backend.pull(name, None, lambda _fetched: None)
-            done(name)
-
-        threads = [threading.Thread(target=one, args=(name,)) for name in sizes]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-
-    return run
+def command(
+    label: str, kind: str, endpoint: str, catalog: Path, sizes: dict[str, int]
+) -> list[str]:
+    """`startpoints pull` as an operator runs it (the catalog's digests and sizes, JOBS at
+    once), or the runtime's own all-at-once, each a whole process."""
+    if label.startswith("all"):
+        return [sys.executable, "-c", ALL_AT_ONCE, kind, endpoint, *sizes]
+    pull = [sys.executable, "-m", "startpoints", "pull", str(catalog), "--pull", kind]
+    pull += ["--pull-endpoint", endpoint, "--pull-jobs", str(JOBS), "--attempts", "1"]
+    if "halves" in label:
+        pull += [arg for image in halves(sizes) for arg in ("--pull-first", image)]
+    return pull
 
 
 def _containerd(work: Path, registry: Registry) -> tuple[Containerd, runtime.Runtime]:
@@ -174,6 +205,7 @@ def main() -> None:
     results: dict[str, list[tuple[float, float]]] = {}
     try:
         sizes = make_images(registry, work, scale, every)
+        catalog = make_catalog(work, sizes)
         for run in range(RUNS):
             for label in LABELS:
                 for runtime in RUNTIMES:
@@ -181,12 +213,11 @@ def main() -> None:
                         work / f"{runtime[0]}{run}{LABELS.index(label)}", registry
                     )
                     try:
-                        how = (
-                            all_at_once(backend, sizes)
-                            if label.startswith("all")
-                            else ours(backend, sizes, label != "ours")
+                        kind = "cri" if runtime.startswith("containerd") else "docker"
+                        how = command(label, kind, node.url, catalog, sizes)
+                        results.setdefault(f"{runtime}, {label}", []).append(
+                            timed(how, backend, list(sizes))
                         )
-                        results.setdefault(f"{runtime}, {label}", []).append(timed(how, len(sizes)))
                     finally:
                         node.stop()
                         shutil.rmtree(node.workdir, ignore_errors=True)

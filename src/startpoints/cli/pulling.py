@@ -121,10 +121,19 @@ def budget(args: argparse.Namespace) -> Any:
 def look(args: argparse.Namespace) -> Any:
     """The registry's manifest HEAD (free on Docker Hub), with config.json's credentials:
     image → (the digest its tag names now, the rate limit the registry states)."""
+    import importlib
+    import threading
+
     from startpoints.core.ratelimit import Limit
     from startpoints.core.reference import parse
 
     opened = common.stores(args)
+    # The registry client is first wanted once a pull is done. Imported now, on a thread of
+    # its own while the first pulls wait on the runtime: otherwise by the first pull slot to
+    # get there, every other slot waiting behind it (~0.1 s, py-spy; docs/benchmarks.md).
+    threading.Thread(
+        target=importlib.import_module, args=("startpoints.oci.registry",), daemon=True
+    ).start()
 
     def head(image: str) -> tuple[str | None, Limit]:
         ref = parse(image)

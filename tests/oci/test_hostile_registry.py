@@ -321,3 +321,22 @@ def test_heads_reuse_their_connection(hostile: list[HostileRegistry]) -> None:
     for n in range(5):
         store.head(parse(f"{hostile[0].host}/cdsp/x:{n}"))
     assert len(hostile[0].requests) == 6 and len(peers) == 1  # /v2/ and 5 HEADs, one socket
+
+
+def test_a_stalled_token_realm_ends_at_the_deadline(
+    hostile: list[HostileRegistry], tmp_path: Path
+) -> None:
+    """oras asks for its tokens with requests and no timeout; its connections keep the
+    operation's deadline too."""
+    hostile.append(HostileRegistry(stall, host="127.0.0.2"))
+    realm = f'Bearer realm="http://{hostile[0].host}/token",service=s,scope="repository:x:pull"'
+
+    def registry(handler: http.server.BaseHTTPRequestHandler, _: threading.Event) -> None:
+        answer(handler, 401, b"{}", {"Www-Authenticate": realm})
+
+    hostile.append(HostileRegistry(registry))
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=r"no complete answer .* within 1.5 s"):
+        fetch(hostile[1], tmp_path, Limits(registry_deadline=1.5))
+    assert time.monotonic() - started < 4
+    assert hostile[0].requests  # the realm was asked

@@ -334,6 +334,11 @@ def _token_session(transport: Transport) -> requests.Session:
             manager.pool_classes_by_scheme = _POOLS
             return manager
 
+        def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            # oras asks for its tokens with no timeout: a connect bounded as ours are
+            kwargs["timeout"] = kwargs.get("timeout") or (_CONNECT, _BETWEEN_BYTES)
+            return super().send(request, **kwargs)
+
     session = requests.Session()
     session.trust_env = False  # what the environment says was read once, above
     session.proxies = {transport.scheme: transport.proxy} if transport.proxy else {}

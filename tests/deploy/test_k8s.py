@@ -185,3 +185,73 @@ def test_k8s_refuses_a_catalog_image_whose_pods_would_not_start(
         assert done.returncode == 1
         assert "has no entrypoint" in done.stderr and "--base" in done.stderr
         assert done.stdout == ""
+
+
+def versions() -> list[str]:
+    from kubernetes_validate import utils
+
+    known = sorted(set(utils.all_versions()), key=lambda v: tuple(int(x) for x in v.split(".")))
+    return [known[0], known[-1]]
+
+
+@pytest.mark.parametrize("version", versions())
+def test_any_distribution_socket_tolerations_and_node_selector_render_valid(
+    version: str, tmp_path: Path
+) -> None:
+    """k3s' socket and image store, a control-plane taint tolerated, a dedicated pool's taint
+    by value, and only the runner's nodes: valid at the oldest and newest Kubernetes the
+    validator knows, and each used where it must be."""
+    socket, image_fs = k8s.RUNTIMES["k3s"]
+    done = subprocess.run(
+        [sys.executable, "-m", "startpoints", "k8s", str(EXAMPLES), "--image", "ghcr.io/cyber-dojo/languages-start-points:abc1234",
+         "--runtime-socket", socket, "--image-fs", image_fs,
+         "--toleration", "node-role.kubernetes.io/control-plane:NoSchedule",
+         "--toleration", "dedicated=cyber-dojo:NoExecute", "--node-selector", "cyber-dojo.org/runner=true"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    out = tmp_path / "k3s.yaml"
+    out.write_text(done.stdout)
+    checked = subprocess.run(
+        [sys.executable, "-m", "kubernetes_validate", "--strict", "-k", version, str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    pod = next(yaml.safe_load_all(done.stdout))["spec"]["template"]["spec"]
+    assert pod["tolerations"] == [
+        {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
+        {"key": "dedicated", "operator": "Equal", "effect": "NoExecute", "value": "cyber-dojo"},
+    ]  # fmt: skip
+    assert pod["nodeSelector"] == {"cyber-dojo.org/runner": "true"}
+    paths = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v}
+    assert paths["cri-socket"] == socket and paths["image-fs"] == image_fs
+    puller = {c["name"]: c for c in pod["containers"]}["puller"]
+    assert f"unix://{socket}" in puller["args"] and image_fs in puller["args"]
+    mounts = {m["name"]: m["mountPath"] for m in puller["volumeMounts"]}
+    assert mounts["cri-socket"] == socket and mounts["image-fs"] == image_fs
+
+
+@pytest.mark.parametrize(
+    ("option", "text", "says"),
+    [
+        ("--toleration", "dedicated=cyber-dojo", "the effect must be one of"),
+        ("--toleration", "dedicated:NoWhere", "the effect must be one of"),
+        ("--toleration", "bad key!:NoSchedule", "not KEY[=VALUE]:EFFECT"),
+        ("--node-selector", "runner", "not KEY=VALUE"),
+        ("--node-selector", "runner=no way", "not KEY=VALUE"),
+        ("--runtime-socket", "run/containerd.sock", "not an absolute path"),
+    ],
+)
+def test_a_bad_placement_option_is_refused_by_name(option: str, text: str, says: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "startpoints", "k8s", str(EXAMPLES), "--image", "x/y:abc1234", option, text],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 1 and done.stdout == ""
+    assert says in done.stderr and (text in done.stderr or option == "--runtime-socket")
+    assert "Traceback" not in done.stderr
+
+
+def test_without_placement_options_the_pods_go_everywhere_untainted() -> None:
+    pod = k8s.render("languages", "img:1")[0]["spec"]["template"]["spec"]
+    assert "tolerations" not in pod and "nodeSelector" not in pod

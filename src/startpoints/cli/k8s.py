@@ -29,6 +29,38 @@ def add(verbs: Any) -> None:
         default="socket",
         help="pull through the CRI socket, or by kubelet with init containers",
     )
+    from startpoints.deploy.k8s import RUNTIMES
+
+    where = "; ".join(f"{name}: {paths[0]}" for name, paths in RUNTIMES.items())
+    parser.add_argument(
+        "--runtime-socket",
+        metavar="PATH",
+        default=RUNTIMES["containerd"][0],
+        help=f"the node's CRI socket (default containerd's; {where})",
+    )
+    where = "; ".join(f"{name}: {paths[1]}" for name, paths in RUNTIMES.items())
+    parser.add_argument(
+        "--image-fs",
+        metavar="PATH",
+        default=RUNTIMES["containerd"][1],
+        help=f"where the node's runtime keeps its images, for the disk budget ({where})",
+    )
+    parser.add_argument(
+        "--toleration",
+        metavar="KEY[=VALUE]:EFFECT",
+        action="append",
+        default=[],
+        help="a taint the pods tolerate, so tainted nodes that run cyber-dojo's runner are "
+        "warmed too (repeatable; EFFECT: NoSchedule, PreferNoSchedule or NoExecute)",
+    )
+    parser.add_argument(
+        "--node-selector",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="only nodes with this label get a pod: those that run cyber-dojo's runner "
+        "(repeatable)",
+    )
     common.add_registry_options(parser)
     parser.set_defaults(run=run)
 
@@ -50,6 +82,20 @@ def run(args: argparse.Namespace) -> int:
             f"{image}: the image has no entrypoint, so its pods would not start; "
             "assemble it with --base <the startpoints service image> (docs/operations.md)"
         )
-    objects = k8s.render(catalog.kind, image, mode=args.mode, language_images=catalog.image_names)
+    try:
+        tolerations = [k8s.toleration(text) for text in args.toleration]
+        selector = dict(k8s.node_label(text) for text in args.node_selector)
+        objects = k8s.render(
+            catalog.kind,
+            image,
+            mode=args.mode,
+            language_images=catalog.image_names,
+            runtime_socket=args.runtime_socket,
+            image_fs=args.image_fs,
+            tolerations=tolerations,
+            node_selector=selector,
+        )
+    except ValueError as error:
+        raise StartpointsError(f"k8s: {error}") from None
     print(yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False), end="")
     return 0

@@ -15,7 +15,8 @@ node without a serving pod.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from startpoints.core.catalog import PORTS
@@ -23,6 +24,18 @@ from startpoints.core.catalog import PORTS
 CATALOG = "/startpoints/catalog"
 CRI_SOCKET = "/run/containerd/containerd.sock"
 IMAGE_FS = "/var/lib/containerd"  # containerd's root: where its images land, for the budget
+# Where other distributions keep them (`startpoints k8s --runtime-socket/--image-fs`).
+RUNTIMES = {
+    "containerd": (CRI_SOCKET, IMAGE_FS),
+    "k3s": ("/run/k3s/containerd/containerd.sock", "/var/lib/rancher/k3s/agent/containerd"),
+    "RKE2": ("/run/k3s/containerd/containerd.sock", "/var/lib/rancher/rke2/agent/containerd"),
+    "CRI-O": ("/var/run/crio/crio.sock", "/var/lib/containers"),
+}
+EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+# a label key (an optional DNS-subdomain prefix and '/', then a name) and a label value
+_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_KEY = re.compile(rf"([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}")
+_VALUE = re.compile(rf"({_NAME})?")
 # the node's own disk: the marker outlives the pod, and every puller of the node (an old
 # pod's and a new one's, mid-rollout) shares the record of which catalog is newest
 NODE_STATE = "/var/lib/startpoints"
@@ -30,12 +43,45 @@ PULLER_PORT = 4624  # the puller container's own readiness; not in the Service
 USER = 10001
 
 
+def toleration(text: str) -> dict[str, str]:
+    """`KEY[=VALUE]:EFFECT` as a pod's toleration; ValueError naming what is wrong."""
+    taint, _, effect = text.rpartition(":")
+    key, equals, value = taint.partition("=")
+    if effect not in EFFECTS:
+        raise ValueError(f"{text!r}: the effect must be one of {', '.join(EFFECTS)}")
+    if not _KEY.fullmatch(key) or not _VALUE.fullmatch(value):
+        raise ValueError(f"{text!r}: not KEY[=VALUE]:EFFECT with a taint's key and value")
+    found = {"key": key, "operator": "Equal" if equals else "Exists", "effect": effect}
+    return {**found, "value": value} if equals else found
+
+
+def node_label(text: str) -> tuple[str, str]:
+    """`KEY=VALUE` as one of a nodeSelector's labels; ValueError naming what is wrong."""
+    key, equals, value = text.partition("=")
+    if not equals or not _KEY.fullmatch(key) or not _VALUE.fullmatch(value):
+        raise ValueError(f"{text!r}: not KEY=VALUE with a node label's key and value")
+    return key, value
+
+
 def render(
-    kind: str, image: str, *, mode: str = "socket", language_images: Sequence[str] = ()
+    kind: str,
+    image: str,
+    *,
+    mode: str = "socket",
+    language_images: Sequence[str] = (),
+    runtime_socket: str = CRI_SOCKET,
+    image_fs: str = IMAGE_FS,
+    tolerations: Sequence[Mapping[str, str]] = (),
+    node_selector: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The DaemonSet and the Service, as Kubernetes objects."""
+    """The DaemonSet and the Service, as Kubernetes objects. `runtime_socket` and `image_fs`:
+    the node's CRI socket and its runtime's root (RUNTIMES); `tolerations` and
+    `node_selector`: which nodes get a pod (those that run cyber-dojo's runner)."""
     if mode not in ("socket", "kubelet"):
         raise ValueError(f"mode {mode!r}: not socket or kubelet")
+    for path in (runtime_socket, image_fs):
+        if not path.startswith("/") or "\n" in path:
+            raise ValueError(f"{path!r}: not an absolute path on the node")
     name = f"{kind}-start-points"
     port = PORTS.get(kind, 4524)
     labels = {
@@ -51,13 +97,17 @@ def render(
         "containers": [_api(image, port)],
         "volumes": [{"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}],
     }
+    if tolerations:
+        pod["tolerations"] = [dict(t) for t in tolerations]
+    if node_selector:
+        pod["nodeSelector"] = dict(node_selector)
     if mode == "socket":
-        pod["containers"].append(_puller(image))
+        pod["containers"].append(_puller(image, runtime_socket, image_fs))
         pod["volumes"].append(
-            {"name": "cri-socket", "hostPath": {"path": CRI_SOCKET, "type": "Socket"}}
+            {"name": "cri-socket", "hostPath": {"path": runtime_socket, "type": "Socket"}}
         )
         pod["volumes"].append(
-            {"name": "image-fs", "hostPath": {"path": IMAGE_FS, "type": "Directory"}}
+            {"name": "image-fs", "hostPath": {"path": image_fs, "type": "Directory"}}
         )
         pod["volumes"].append(
             {"name": "node-state", "hostPath": {"path": NODE_STATE, "type": "DirectoryOrCreate"}}
@@ -118,7 +168,7 @@ def _api(image: str, port: int) -> dict[str, Any]:
     return _server("api", image, args, "http", port, ready_every=5, mounts=[], root=False)
 
 
-def _puller(image: str) -> dict[str, Any]:
+def _puller(image: str, socket: str, image_fs: str) -> dict[str, Any]:
     args = [
         "serve",
         CATALOG,
@@ -127,17 +177,17 @@ def _puller(image: str) -> dict[str, Any]:
         "--pull",
         "cri",
         "--pull-endpoint",
-        f"unix://{CRI_SOCKET}",
+        f"unix://{socket}",
     ]
     args += ["--pull-on", "start", "--recheck", "600", "--no-access-log"]
     # pull only what fits below kubelet's image-GC threshold (prepull/budget.py)
-    args += ["--image-fs", IMAGE_FS]
+    args += ["--image-fs", image_fs]
     # the marker and the node's record beside it, on the node's disk (prepull/record.py)
     args += ["--marker", f"{NODE_STATE}/prepulled.json"]
     # not Ready until every language image is on this node: the pod is Ready only warm
     mounts: list[dict[str, Any]] = [
-        {"name": "cri-socket", "mountPath": CRI_SOCKET},
-        {"name": "image-fs", "mountPath": IMAGE_FS, "readOnly": True},
+        {"name": "cri-socket", "mountPath": socket},
+        {"name": "image-fs", "mountPath": image_fs, "readOnly": True},
         {"name": "node-state", "mountPath": NODE_STATE},
     ]
     puller = _server(

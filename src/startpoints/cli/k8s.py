@@ -31,20 +31,17 @@ def add(verbs: Any) -> None:
     )
     from startpoints.deploy.k8s import RUNTIMES
 
-    where = "; ".join(f"{name}: {paths[0]}" for name, paths in RUNTIMES.items())
-    parser.add_argument(
-        "--runtime-socket",
-        metavar="PATH",
-        default=RUNTIMES["containerd"][0],
-        help=f"the node's CRI socket (default containerd's; {where})",
-    )
-    where = "; ".join(f"{name}: {paths[1]}" for name, paths in RUNTIMES.items())
-    parser.add_argument(
-        "--image-fs",
-        metavar="PATH",
-        default=RUNTIMES["containerd"][1],
-        help=f"where the node's runtime keeps its images, for the disk budget ({where})",
-    )
+    for index, option, what in (
+        (0, "--runtime-socket", "the node's CRI socket"),
+        (1, "--image-fs", "where the node's runtime keeps its images, for the disk budget"),
+    ):
+        where = "; ".join(f"{name}: {paths[index]}" for name, paths in RUNTIMES.items())
+        parser.add_argument(
+            option,
+            metavar="PATH",
+            default=RUNTIMES["containerd"][index],
+            help=f"{what} (default containerd's; {where})",
+        )
     parser.add_argument(
         "--toleration",
         metavar="KEY[=VALUE]:EFFECT",

@@ -13,7 +13,7 @@ from startpoints.core import reference
 from startpoints.core.reference import Reference
 from startpoints.oci import read
 from startpoints.oci.stores import Stores
-from startpoints.workflows import assemble, publish
+from startpoints.workflows import assemble, publish, serve
 from tests.conftest import ROOT, RepoFactory
 from tests.deploy.workflow import run_steps
 from tests.servers import Registry
@@ -64,3 +64,5 @@ def test_the_diff_against_production_comes_first_and_the_new_catalog_records_it(
     assert manifest["annotations"]["org.cyber-dojo.start-points.replaces"] == str(production)
     summary = json.loads((tmp_path / "assemble.out").read_text().splitlines()[0])
     assert len(summary["start_points"]) == 2
+    # production's names are still answered, from the catalog pinned by digest
+    assert serve.built_from(str(pushed), stores)["previous"] == str(production)

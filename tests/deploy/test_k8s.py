@@ -84,6 +84,9 @@ def test_socket_mode_keeps_the_socket_out_of_the_web_facing_container() -> None:
         {"name": "http", "port": 4524, "targetPort": "http", "protocol": "TCP"}
     ]
     assert "pull-status" not in str(service)
+    # a client stays on one pod while old and new serve side by side mid-rollout
+    assert service["spec"]["sessionAffinity"] == "ClientIP"
+    assert service["spec"]["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"] > 0
 
 
 def test_kubelet_mode_mounts_no_host_path_and_pulls_each_image_in_an_init_container() -> None:

@@ -1,4 +1,5 @@
-"""`startpoints assemble SOURCE... [--from FILE] [--output DIR] [--tag REF] [--base REF]`."""
+"""`startpoints assemble SOURCE... [--from FILE] [--output DIR] [--tag REF] [--base REF]
+[--previous CATALOG]`."""
 
 from __future__ import annotations
 
@@ -49,6 +50,13 @@ def add(verbs: Any) -> None:
         help="the catalog image this one replaces (the one in production): recorded by digest "
         "in the image's annotations and on /start_points, the one to roll back to",
     )
+    parser.add_argument(
+        "--previous",
+        metavar="CATALOG",
+        help="the catalog this one replaces (folder or image, usually the one in production): "
+        "its start points whose names this one no longer serves (a version bump renames them) "
+        "are kept, so /manifest still answers a client that listed them mid-rollout",
+    )
     common.add_kind_option(parser, "the kind of catalog")
     images = parser.add_mutually_exclusive_group()
     images.add_argument(
@@ -89,6 +97,8 @@ def read_sources(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
         args.base = built["base"]
     if args.replaces is None and built.get("replaces"):
         args.replaces = built["replaces"]
+    if args.previous is None and built.get("previous"):
+        args.previous = built["previous"]
     return given + [str(s) for s in built["sources"]], dict(built["pins"])
 
 
@@ -106,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         tag=reference.parse(args.tag) if args.tag else None,
         base=reference.parse(args.base) if args.base else None,
         replaces=reference.parse(args.replaces) if args.replaces else None,
+        previous=args.previous,
         images=args.images,
         jobs=args.jobs,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,13 @@ def served_names(manifests: Sequence[dict[str, Any]]) -> list[str]:
     return [str(m.get("display_name")) for m in manifests]
 
 
+def no_longer_served(names: Iterable[str], manifests: Sequence[dict[str, Any]]) -> list[str]:
+    """Of `names` (those a previous catalog served), the ones a catalog of `manifests` answers
+    by neither its served names nor its display_names: a version bump renames a start point."""
+    answered = set(served_names(manifests)) | {str(m.get("display_name")) for m in manifests}
+    return sorted(name for name in names if name not in answered)
+
+
 def _language_framework(manifest: dict[str, Any]) -> str | None:
     language, framework = manifest.get("language"), manifest.get("test_framework")
     if isinstance(language, list) and isinstance(framework, list) and language and framework:
@@ -73,10 +80,11 @@ def index_json(
     entries: Sequence[Entry],
     provenance: Sequence[dict[str, Any]],
     replaces: str | None = None,
+    previous: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The catalog index: every start point with where it came from, and the catalog image it
-    replaced (NAME:TAG@DIGEST), where given. No timestamps of its own, so the same sources
-    give the same bytes."""
+    """The catalog index: every start point with where it came from, the catalog image it
+    replaced (NAME:TAG@DIGEST) and the previous catalog's start points it still answers,
+    where given. No timestamps of its own, so the same sources give the same bytes."""
     index: dict[str, Any] = {
         "kind": kind,
         "sources": pinned_sources(provenance),
@@ -92,6 +100,8 @@ def index_json(
     }
     if replaces is not None:
         index["replaces"] = replaces
+    if previous is not None:
+        index["previous"] = previous
     return index
 
 

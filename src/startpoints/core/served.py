@@ -41,6 +41,18 @@ class Served:
     # page links revisions to it; /start_points keeps its documented fields)
     repositories: dict[str, str] = field(default_factory=dict)
     replaces: str | None = None  # the catalog this one replaced, NAME:TAG@DIGEST (rollback)
+    # served name → its manifest.json in the catalog folder (assemble --previous copies it)
+    files: dict[str, str] = field(default_factory=dict)
+    # The names the catalog this one replaced served and this one does not (assemble
+    # --previous): /manifest answers them as that catalog did, for a client that listed
+    # them there mid-rollout; /names and /manifests do not list them.
+    previous: dict[str, dict[str, Any]] = field(default_factory=dict)
+    previous_start_points: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def answered(self) -> dict[str, dict[str, Any]]:
+        """Every name /manifest answers: the served ones, then the previous catalog's."""
+        return {**self.previous, **self.manifests}
 
     @property
     def names(self) -> list[str]:
@@ -73,8 +85,10 @@ class Served:
         return digests
 
     def manifest(self, name: str) -> dict[str, Any] | None:
-        """By served name first, then by raw display_name, as cyber-dojo looks them up."""
-        return self.manifests.get(name) or self.manifests.get(self.aliases.get(name, ""))
+        """By served name first, then by raw display_name, as cyber-dojo looks them up; a
+        previous name too."""
+        answered = self.answered
+        return answered.get(name) or answered.get(self.aliases.get(name, ""))
 
     @property
     def identity(self) -> str:
@@ -90,7 +104,43 @@ def load(folder: Path) -> Served:
     (no provenance then). A served catalog is untrusted like any image: every start point is
     checked by the rules assemble applies, and the catalog is refused whole, each problem
     named, when any fails. Every file read stays inside its start point's folder."""
-    kind, records, replaces = _index(folder)
+    index = _index(folder)
+    checked, problems = _checked(folder, index.records, index.kind)
+    problems += catalog.problems([catalog.Entry(str(r["manifest"]), m) for m, _, r in checked])
+    previous, previous_problems = _checked(folder, index.previous, index.kind)
+    problems += previous_problems
+    if problems:
+        raise InvalidStartPoint(
+            f"{folder}: {count(len(problems), 'problem')}; not served", list(problems)
+        )
+    names = catalog.served_names([loaded for loaded, _, _ in checked])
+    found = Served(index.kind, {}, [], replaces=index.replaces)
+    for name, (loaded, directory, record) in zip(names, checked, strict=True):
+        if name in found.manifests:
+            raise StartpointsError(f"{directory}: served name {name!r} is not unique")
+        _add(found, name, loaded, directory, record)
+        found.aliases[str(loaded.get("display_name"))] = name
+        if isinstance(record.get("repository"), str):
+            found.repositories[name] = record["repository"]
+    for loaded, directory, record in previous:
+        given = record.get("name")
+        if not isinstance(given, str) or not given or found.manifest(given) is not None:
+            raise StartpointsError(
+                f"{folder / catalog.INDEX}: previous {record['manifest']}: its name "
+                f"{str(given)[:80]!r} must be a name this catalog does not answer"
+            )
+        _add(found, given, loaded, directory, record, previous=True)
+        found.aliases.setdefault(str(loaded.get("display_name")), name)
+    found.start_points.sort(key=lambda s: s["name"])
+    found.previous_start_points.sort(key=lambda s: s["name"])
+    return found
+
+
+def _checked(
+    folder: Path, records: list[dict[str, Any]], kind: Kind
+) -> tuple[list[tuple[dict[str, Any], Path, dict[str, Any]]], list[Problem]]:
+    """Each record's start point checked: its manifest, the folder holding it and the record;
+    and every problem found."""
     problems: list[Problem] = []
     checked: list[tuple[dict[str, Any], Path, dict[str, Any]]] = []
     for record in records:
@@ -104,46 +154,48 @@ def load(folder: Path) -> Served:
         problems += found
         if loaded is not None:
             checked.append((loaded, path.parent, record))
-    problems += catalog.problems([catalog.Entry(str(r["manifest"]), m) for m, _, r in checked])
-    if problems:
-        raise InvalidStartPoint(
-            f"{folder}: {count(len(problems), 'problem')}; not served", list(problems)
-        )
-    raw = [loaded for loaded, _, _ in checked]
-    names = catalog.served_names(raw)
-    manifests: dict[str, dict[str, Any]] = {}
-    aliases: dict[str, str] = {}
-    start_points = []
-    repositories: dict[str, str] = {}
-    for name, (loaded, directory, record) in zip(names, checked, strict=True):
-        if isinstance(record.get("repository"), str):
-            repositories[name] = record["repository"]
-        served = serve_manifest(loaded, directory)
-        served["display_name"] = name
-        if name in manifests:
-            raise StartpointsError(f"{directory}: served name {name!r} is not unique")
-        manifests[name] = served
-        aliases[str(loaded.get("display_name"))] = name
-        start_points.append(_start_point(name, loaded, record))
-    return Served(
-        kind,
-        manifests,
-        sorted(start_points, key=lambda s: s["name"]),
-        aliases,
-        repositories,
-        replaces,
-    )
+    return checked, problems
 
 
-def _index(folder: Path) -> tuple[Kind, list[dict[str, Any]], str | None]:
-    """The kind, records and replaced catalog of catalog.json, each checked; or, with no
-    catalog.json, every start point found under `folder`."""
+def _add(
+    found: Served,
+    name: str,
+    loaded: dict[str, Any],
+    directory: Path,
+    record: dict[str, Any],
+    *,
+    previous: bool = False,
+) -> None:
+    """One start point into `found`: served by `name`, or answered as a previous one."""
+    served = serve_manifest(loaded, directory)
+    served["display_name"] = name
+    entry = _start_point(name, loaded, record)
+    if previous:
+        found.previous[name] = served
+        found.previous_start_points.append({**entry, "previous": True})
+    else:
+        found.manifests[name] = served
+        found.start_points.append(entry)
+    found.files[name] = str(record["manifest"])
+
+
+@dataclass(frozen=True)
+class _Index:
+    kind: Kind
+    records: list[dict[str, Any]]
+    replaces: str | None = None
+    previous: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _index(folder: Path) -> _Index:
+    """The kind, records, replaced catalog and previous records of catalog.json, each
+    checked; or, with no catalog.json, every start point found under `folder`."""
     index_path = folder / catalog.INDEX
     if not index_path.is_file():
         found = [d / manifest.MANIFEST for d in lint.find_start_points(folder)]
         if not found:
             raise StartpointsError(f"{folder}: holds no manifest.json")
-        return "languages", [{"manifest": str(p.relative_to(folder))} for p in found], None
+        return _Index("languages", [{"manifest": str(p.relative_to(folder))} for p in found])
     where = str(index_path)
     try:
         index = strictjson.loads_bounded(paths.inside(folder, index_path).read_bytes())
@@ -154,20 +206,27 @@ def _index(folder: Path) -> tuple[Kind, list[dict[str, Any]], str | None]:
     kind = index.get("kind", "languages")
     if kind not in manifest.KINDS:
         raise StartpointsError(f"{where}: kind {str(kind)[:40]!r} is not one of {manifest.KINDS}")
-    records = index.get("start_points")
-    if not isinstance(records, list) or not all(
-        isinstance(r, dict) and isinstance(r.get("manifest"), str) for r in records
-    ):
-        raise StartpointsError(
-            f"{where}: start_points must be a list of objects, each with a manifest path"
-        )
+    records = _records(index.get("start_points"), f"{where}: start_points")
     replaces = index.get("replaces")
     if replaces is not None and not isinstance(replaces, str):
         raise StartpointsError(f"{where}: replaces must be a string, the catalog image replaced")
+    previous = index.get("previous", {"start_points": []})
+    if not isinstance(previous, dict):
+        raise StartpointsError(f"{where}: previous must be an object")
     # In the order cyber-dojo's server finds them in the same folder (lint.find_start_points):
     # 0, 1, 10, 11, ..., 2, by path name by name, not by index.
     ordered = sorted(records, key=lambda r: lint.glob_order(PurePosixPath(r["manifest"])))
-    return kind, ordered, replaces
+    return _Index(
+        kind, ordered, replaces, _records(previous.get("start_points"), f"{where}: previous")
+    )
+
+
+def _records(records: Any, where: str) -> list[dict[str, Any]]:
+    if not isinstance(records, list) or not all(
+        isinstance(r, dict) and isinstance(r.get("manifest"), str) for r in records
+    ):
+        raise StartpointsError(f"{where} must be a list of objects, each with a manifest path")
+    return records
 
 
 def serve_manifest(loaded: dict[str, Any], folder: Path) -> dict[str, Any]:

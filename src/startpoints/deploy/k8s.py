@@ -10,7 +10,7 @@ Two modes:
 
 Rollout: `maxSurge: 100%` with `maxUnavailable: 0`: every node starts its new pod beside the
 old one, which keeps serving until the new one is Ready (warm); all nodes at once, never a
-node without a serving pod.
+node without a serving pod. The Service keeps each client on one pod (ClientIP affinity).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ _VALUE = re.compile(rf"({_NAME})?")
 NODE_STATE = "/var/lib/startpoints"
 PULLER_PORT = 4624  # the puller container's own readiness; not in the Service
 USER = 10001
+AFFINITY_SECONDS = 10800
 
 
 def toleration(text: str) -> dict[str, str]:
@@ -136,6 +137,11 @@ def render(
         "spec": {
             "selector": {"app.kubernetes.io/name": name},
             "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
+            # Mid-rollout old and new pods both serve: a client kept on one pod is not told a
+            # name by one catalog and asked for it by the other. When its pod goes, the new
+            # one still answers the old names (assemble --previous). 3 h is kube-proxy's default.
+            "sessionAffinity": "ClientIP",
+            "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": AFFINITY_SECONDS}},
         },
     }
     return [daemonset, service]

@@ -25,11 +25,14 @@ class Answers:
             "manifests": as_json({"manifests": served.manifests}),
             "image_names": as_json({"image_names": served.image_names}),
             "start_points": as_json(
-                {"start_points": served.start_points, "replaces": served.replaces}
+                {
+                    "start_points": served.start_points + served.previous_start_points,
+                    "replaces": served.replaces,
+                }
             ),
         }
-        # served name, then raw display_name → /manifest's body
-        self.manifests = {name: as_json({"manifest": m}) for name, m in served.manifests.items()}
+        # served name, a previous catalog's name, then raw display_name → /manifest's body
+        self.manifests = {name: as_json({"manifest": m}) for name, m in served.answered.items()}
         self.manifests.update(
             {
                 alias: self.manifests[name]

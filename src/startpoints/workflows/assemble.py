@@ -34,7 +34,7 @@ from startpoints.errors import (
 from startpoints.oci.image import Image
 from startpoints.oci.stores import Stores
 from startpoints.sources.source import Source
-from startpoints.workflows import catalog_image, image_lookup
+from startpoints.workflows import catalog_image, image_lookup, previous
 
 Say = Callable[[str], None]
 
@@ -57,6 +57,9 @@ class Request:
     folders_as_git: bool = False
     pins: Mapping[str, str] = field(default_factory=dict)  # image source → digest (parse_sources)
     replaces: Reference | None = None  # the catalog image in production, recorded for rollback
+    # the catalog this one replaces (folder or image): its start points whose names this one
+    # no longer answers are carried, so /manifest still answers them mid-rollout
+    previous: str | None = None
     # create: the start points are first checked as cyber-dojo's create script checks them,
     # its faults reported in its words and with its exit code (core/script_checks.py)
     script_checks: bool = False
@@ -98,6 +101,11 @@ def assemble(
         staging_parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".startpoints-assemble-", dir=staging_parent) as tmp:
         staging = Path(tmp) / "catalog"
+        was = (
+            previous.open_previous(request.previous, request.kind, stores, Path(tmp))
+            if request.previous
+            else None
+        )
         fetched = _fetch_all(parsed, staging, stores, request.jobs, say, done)
         _set_image_names(staging, parsed, request.image_names)
         if request.script_checks and not any(isinstance(f, StartpointsError) for f in fetched):
@@ -113,7 +121,8 @@ def assemble(
                 f"{words.count(len(problems), 'problem')} in the catalog; nothing written or pushed",
                 list(problems),
             )
-        index = catalog.index_json(request.kind, entries, provenance, replaces)
+        carried = previous.carry(was, entries, staging, stores) if was else None
+        index = catalog.index_json(request.kind, entries, provenance, replaces, carried)
         (staging / catalog.INDEX).write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n")
         result = Result(request.kind, index["start_points"])
         if request.tag is not None or request.keep_image:

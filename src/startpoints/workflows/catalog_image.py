@@ -62,15 +62,16 @@ def build(
     )
 
 
-def replaced(ref: Reference, kind: Kind, stores: Stores) -> str:
+def replaced(ref: Reference, kind: Kind, stores: Stores, option: str = "--replaces") -> str:
     """`ref` pinned to its digest, once it is found to be a catalog image of `kind`: a
-    rollback target must be one (checked before any source is fetched)."""
+    rollback target must be one, and so must a previous catalog (checked before any source
+    is fetched)."""
     manifest_json, descriptor = read.image_manifest(stores.for_ref(ref), ref, stores.limits)
     annotations = manifest_json.get("annotations")
     found = annotations.get(KIND_LABEL) if isinstance(annotations, dict) else None
     if found != kind:
         raise StartpointsError(
-            f"--replaces {ref}: not a catalog image of kind {kind} ({KIND_LABEL} is {found!r}); "
+            f"{option} {ref}: not a catalog image of kind {kind} ({KIND_LABEL} is {found!r}); "
             "nothing assembled"
         )
     return str(ref.with_digest(descriptor.digest))

@@ -43,12 +43,16 @@ def built_from(text: str, stores: Stores) -> dict[str, Any]:
     sources = [str(s["source"]) for s in records]
     pins = {str(s["source"]): str(s["digest"]) for s in records if s.get("digest")}
     replaces = index.get("replaces") if isinstance(index.get("replaces"), str) else None
+    previous = index.get("previous")
+    previous = previous.get("catalog") if isinstance(previous, dict) else None
     return {
         "kind": str(index.get("kind")),
         "sources": sources,
         "pins": pins,
         "base": base,
         "replaces": replaces,
+        # an image, by digest, is found again; a folder given then may be gone or changed
+        "previous": previous if isinstance(previous, str) and "@sha256:" in previous else None,
     }
 
 

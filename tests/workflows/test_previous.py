@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
 from startpoints.core import catalog, reference, served
 from startpoints.core.reference import Reference
 from startpoints.errors import InvalidStartPoint, StartpointsError
+from startpoints.http import app
 from startpoints.oci.stores import Stores
 from startpoints.workflows import assemble
 from tests.cli.test_serve_cli import get, serving
@@ -149,6 +151,9 @@ def test_a_folder_deploy_replaced_in_place_keeps_the_names_it_served(
     assert found.names == ["Python 3.13, pytest 8.4"]
     assert sorted(found.previous) == ["Python 3.12, pytest 8.3"]
     assert found.manifest("Python 3.12, pytest 8.3") == found.previous["Python 3.12, pytest 8.3"]
+    page = TestClient(app.build(found, sha=None)).get("/").text
+    assert "for clients of the catalog this one replaced: 1 name" in page
+    assert "<li>Python 3.12, pytest 8.3</li>" in page
     index = json.loads((deployed / "catalog.json").read_text())
     assert index["previous"]["catalog"] == str(deployed)
     assert [r["manifest"] for r in index["previous"]["start_points"]] == [

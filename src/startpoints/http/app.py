@@ -69,6 +69,7 @@ class _Api:
         self.start_points_with_repositories = [
             {**sp, "repository": served.repositories.get(sp["name"])} for sp in served.start_points
         ]
+        self.previous = sorted(served.previous)
         self.handlers: dict[str, Handler] = {
             "ready": self.ready,
             "manifest": self.manifest,
@@ -143,6 +144,7 @@ class _Api:
             self.probe.ready()[0],
             self.probe.progress(),
             self.probe.superseded(),
+            self.previous,
         )
         return Response(page, 200, media_type="text/html; charset=utf-8")
 

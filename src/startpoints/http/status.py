@@ -67,9 +67,11 @@ def render(
     ready: bool,
     progress: Mapping[str, Any] | None = None,
     superseded: Mapping[str, Any] | None = None,
+    previous: Sequence[str] = (),
 ) -> str:
     """The page for these start points (as /start_points lists them) and pull `states` and
-    `progress` (as /status lists them; empty when this service does not pre-pull)."""
+    `progress` (as /status lists them; empty when this service does not pre-pull);
+    `previous`: the replaced catalog's names /manifest still answers."""
     rows = "".join(_row(sp, states) for sp in start_points)
     told = summary(start_points, states, ready) + _bytes(progress or {})
     for registry, until in (progress or {}).get("rate_limited", {}).items():
@@ -88,6 +90,7 @@ def render(
         + '<th class="rev">revision</th><th class="source">source</th>'
         + f"</tr></thead>\n<tbody>\n{rows}</tbody>\n</table>\n"
         + _superseded(superseded or {})
+        + _previous(previous)
         + "</div>\n"
         + _TAIL
     )
@@ -117,6 +120,14 @@ def _bytes(progress: Mapping[str, Any]) -> str:
     eta = progress.get("eta_seconds")
     left = f", about {words.duration(eta)} left" if isinstance(eta, int | float) and eta > 0 else ""
     return f"; {words.size(done)} of {words.size(total)}{left}"
+
+
+def _previous(names: Sequence[str]) -> str:
+    if not names:
+        return ""
+    head = f"Answered by /manifest for clients of the catalog this one replaced: {words.count(len(names), 'name')}"
+    items = "".join(f"<li>{escape(name)}</li>\n" for name in names)
+    return f'<p id="previous">{escape(head)}</p>\n<ul>\n{items}</ul>\n'
 
 
 def _superseded(superseded: Mapping[str, Any]) -> str:

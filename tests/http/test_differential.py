@@ -147,6 +147,7 @@ BODIES = [
     b"", b"{}", b'{"name": null}', b'{"name": 42}', b'{"name": ["a"]}', b'{"name": "Cobol"}',
     b'{"name": ""}', b'{"other": 1}', b" ", b"\n", b"{", b"{not json", b"[1, 2]", b'"text"',
     b"7", b"null", b'{"name": NaN}', b'{"a": 1} x', b"[" * 101 + b"]" * 101, b'{"name": 1e999}',
+    b'"\\0"', b'{"name": "\\q"}', b'{"name": "a\\ \\\\\\x"}', b'{"name": "\\uZZZZ"}', b'{"name": "\\u00e9"}',
 ]  # fmt: skip
 
 

@@ -27,7 +27,11 @@ _WS = frozenset(" \t\r\n")
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|/\*.*?\*/|//[^\n]*\n', re.S)
 _INTEGER = re.compile(r"-?(?:0|[1-9]\d*)")
 _FLOAT = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+(?:[eE][+-]?\d+)?|[eE][+-]?\d+)")
-_STRING = re.compile(r'"(?:[^"\\\x00-\x1f]|\\[^\x00-\x1f])*"')  # no raw control characters
+# Ruby's string machine: no raw control characters; `\\u` and four hex digits, or a backslash
+# and any other character (`\\q` is `q` there, an error in JSON)
+_STRING = re.compile(r'"(?:[^"\\\x00-\x1f]|\\u[0-9a-fA-F]{4}|\\[^u\x00-\x1f])*"')
+_ESCAPE = re.compile(r"\\(.)", re.S)
+_JSON_ESCAPES = frozenset('"\\/bfnrtu')
 
 
 class BodyError(Exception):
@@ -52,8 +56,8 @@ def arguments(body: bytes) -> dict[str, Any]:
     except (ValueError, RecursionError):
         if (message := _refusal(text)) is not None:
             raise BodyError("JSON::ParserError", message) from None
-        try:  # Ruby's parser takes it: comments, most likely
-            value = json.loads(_uncommented(text), parse_constant=_refuse)
+        try:  # Ruby's parser takes it: comments, or an escape JSON does not have
+            value = json.loads(_as_json(text), parse_constant=_refuse)
         except (ValueError, RecursionError):
             raise BodyError("JSON::ParserError", f"859: unexpected token at '{text}'") from None
     if not isinstance(value, dict):
@@ -65,8 +69,16 @@ def _refuse(name: str) -> Any:
     raise ValueError(name)
 
 
-def _uncommented(text: str) -> str:
-    return _TOKENS.sub(lambda m: m.group() if m.group().startswith('"') else " ", text)
+def _as_json(text: str) -> str:
+    """Text Ruby's parser takes, as JSON meaning the same: each comment a space, and in each
+    string an escape JSON does not have (`\\q`) the character alone, as Ruby unescapes it."""
+    return _TOKENS.sub(
+        lambda m: _ESCAPE.sub(_unescaped, m.group()) if m.group().startswith('"') else " ", text
+    )
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    return match.group() if match.group(1) in _JSON_ESCAPES else match.group(1)
 
 
 class _Gave(Exception):

@@ -47,8 +47,10 @@ class DirSource:
         )
 
 
-def copy_tree(source: Path, into: Path, budget: Budget, where: str) -> None:
-    """Copy files, folders and inward links, skipping .git; refuse links leaving `source`."""
+def copy_tree(source: Path, into: Path, budget: Budget, where: str, *, link: bool = False) -> None:
+    """Copy files, folders and inward links, skipping .git; refuse links leaving `source`.
+    `link`: hard-link each file rather than copy it (falling back to a copy across
+    filesystems), for a `source` that is ours alone and read-only from now on."""
     root = source.resolve()
     into.mkdir(parents=True, exist_ok=True)
     for dirpath, dirs, files in os.walk(root):
@@ -73,7 +75,17 @@ def copy_tree(source: Path, into: Path, budget: Budget, where: str) -> None:
                 target.mkdir()
             elif stat.S_ISREG(mode):
                 budget.spend(path.stat().st_size, where)
+                if link and _linked(path, target):
+                    continue
                 shutil.copyfile(path, target)
                 target.chmod(0o755 if mode & 0o111 else 0o644)
             else:
                 raise UnsafeContent(f"{where}: {relative}: not a regular file, folder or link")
+
+
+def _linked(path: Path, target: Path) -> bool:
+    try:
+        os.link(path, target, follow_symlinks=False)
+    except OSError:  # another filesystem, or links refused there
+        return False
+    return True

@@ -101,12 +101,23 @@ def assemble(
         staging_parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".startpoints-assemble-", dir=staging_parent) as tmp:
         staging = Path(tmp) / "catalog"
-        was = (
-            previous.open_previous(request.previous, request.kind, stores, Path(tmp))
-            if request.previous
-            else None
-        )
-        fetched = _fetch_all(parsed, staging, stores, request.jobs, say, done)
+        pinned = previous.pin(request.previous, request.kind, stores) if request.previous else None
+        with ThreadPoolExecutor(max_workers=1) as beside:
+            # the previous catalog is read while the sources are fetched: both mostly wait
+            opening = (
+                beside.submit(
+                    previous.open_previous,
+                    request.previous,
+                    pinned,
+                    request.kind,
+                    stores,
+                    Path(tmp),
+                )
+                if request.previous and pinned
+                else None
+            )
+            fetched = _fetch_all(parsed, staging, stores, request.jobs, say, done)
+            was = opening.result() if opening else None
         _set_image_names(staging, parsed, request.image_names)
         if request.script_checks and not any(isinstance(f, StartpointsError) for f in fetched):
             sources_by_index = [(i, src.text) for i, src in enumerate(parsed)]
@@ -121,7 +132,7 @@ def assemble(
                 f"{words.count(len(problems), 'problem')} in the catalog; nothing written or pushed",
                 list(problems),
             )
-        carried = previous.carry(was, entries, staging, stores) if was else None
+        carried = previous.carry(was, entries, staging, stores, request.jobs) if was else None
         index = catalog.index_json(request.kind, entries, provenance, replaces, carried)
         (staging / catalog.INDEX).write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n")
         result = Result(request.kind, index["start_points"])

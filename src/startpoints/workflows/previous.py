@@ -11,6 +11,7 @@ the previous catalog's own previous start points are not carried on.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -34,18 +35,25 @@ class Previous:
     catalog: str  # as given; an image pinned to its digest, so a rebuild finds the same one
     folder: Path
     served: Served
+    # unpacked from an image into assemble's own staging: its files may be linked, not copied
+    unpacked: bool = False
 
 
-def open_previous(text: str, kind: Kind, stores: Stores, workdir: Path) -> Previous:
-    """The previous catalog, a folder or an image (unpacked under `workdir`), checked whole
-    as a served catalog is, and of `kind`: before any source is fetched."""
-    pinned = text
-    if not Path(text).is_dir():
-        try:
-            ref = parse(text)
-        except BadReference as error:
-            raise StartpointsError(f"{OPTION} {text}: no such folder, and {error}") from None
-        pinned = catalog_image.replaced(ref, kind, stores, OPTION)
+def pin(text: str, kind: Kind, stores: Stores) -> str:
+    """`text` as it will be read: a folder as given, an image pinned to its digest once its
+    manifest says it is a catalog of `kind` (one GET: before any source is fetched)."""
+    if Path(text).is_dir():
+        return text
+    try:
+        ref = parse(text)
+    except BadReference as error:
+        raise StartpointsError(f"{OPTION} {text}: no such folder, and {error}") from None
+    return catalog_image.replaced(ref, kind, stores, OPTION)
+
+
+def open_previous(text: str, pinned: str, kind: Kind, stores: Stores, workdir: Path) -> Previous:
+    """The previous catalog `pinned` (pin), an image unpacked under `workdir`, checked whole
+    as a served catalog is, and of `kind`."""
     folder = serve.catalog_folder(pinned, stores, workdir)
     try:
         found = served.load(folder)
@@ -58,21 +66,27 @@ def open_previous(text: str, kind: Kind, stores: Stores, workdir: Path) -> Previ
         raise StartpointsError(f"{OPTION} {text}: {error}") from None
     if found.kind != kind:
         raise StartpointsError(f"{OPTION} {text}: a {found.kind} catalog, not {kind}")
-    return Previous(pinned, folder, found)
+    return Previous(pinned, folder, found, unpacked=not Path(pinned).is_dir())
 
 
 def carry(
-    previous: Previous, entries: list[catalog.Entry], staging: Path, stores: Stores
+    previous: Previous, entries: list[catalog.Entry], staging: Path, stores: Stores, jobs: int
 ) -> dict[str, Any]:
     """Copy into `staging/.previous/` each previous start point whose name the new catalog
-    (`entries`) no longer answers; catalog.json's `previous`: what it was and where it is."""
+    (`entries`) no longer answers, on `jobs` threads (creating files is most of the cost, as
+    it is for the sources); catalog.json's `previous`: what it was and where it is."""
     names = previous.served.manifests
     gone = catalog.no_longer_served(names, [e.manifest for e in entries])
     listed = {sp["name"]: sp for sp in previous.served.start_points}
-    budget = Budget.for_catalog(stores.limits)
-    records = []
-    for k, name in enumerate(gone):
+
+    def copy(k: int) -> dict[str, Any]:
+        name = gone[k]
         where = PurePosixPath(previous.served.files[name]).parent
-        copy_tree(previous.folder / where, staging / FOLDER / str(k), budget, f"{OPTION} {name}")
-        records.append({"manifest": f"{FOLDER}/{k}/{manifest.MANIFEST}", **listed[name]})
+        budget = Budget.for_start_point(stores.limits)
+        into = staging / FOLDER / str(k)
+        copy_tree(previous.folder / where, into, budget, f"{OPTION} {name}", link=previous.unpacked)
+        return {"manifest": f"{FOLDER}/{k}/{manifest.MANIFEST}", **listed[name]}
+
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(gone)))) as pool:
+        records = list(pool.map(copy, range(len(gone))))
     return {"catalog": previous.catalog, "start_points": records}

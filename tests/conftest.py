@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from startpoints.core import reference
 from startpoints.core.backoff import Backoff
@@ -26,6 +27,12 @@ SHARED = Path(os.environ.get("STARTPOINTS_SHARED") or ROOT.parent / "shared")
 CORPUS = SHARED / "corpus"
 CYBERDOJO = SHARED / "cyberdojo"
 FAST_RETRY = Backoff(first=0.05, cap=0.2, attempts=3)
+
+# CI runs the same generated examples every time (a red CI names a change, not a draw); a
+# local run draws new ones and keeps what failed in .hypothesis/, so new faults are found there.
+settings.register_profile("ci", derandomize=True, database=None)
+if profile := os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else None):
+    settings.load_profile(profile)
 COMMIT_DATE = "2026-06-20T12:00:00+00:00"
 
 

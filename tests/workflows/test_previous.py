@@ -151,7 +151,11 @@ def test_a_folder_deploy_replaced_in_place_keeps_the_names_it_served(
     assert found.names == ["Python 3.13, pytest 8.4"]
     assert sorted(found.previous) == ["Python 3.12, pytest 8.3"]
     assert found.manifest("Python 3.12, pytest 8.3") == found.previous["Python 3.12, pytest 8.3"]
-    page = TestClient(app.build(found, sha=None)).get("/").text
+    client = TestClient(app.build(found, sha=None))
+    asked = client.post("/manifest", json={"name": "Python 3.12, pytest 8.3", "x": 1})  # the app
+    assert asked.status_code == 200
+    assert asked.json()["manifest"] == found.previous["Python 3.12, pytest 8.3"]
+    page = client.get("/").text
     assert "for clients of the catalog this one replaced: 1 name" in page
     assert "<li>Python 3.12, pytest 8.3</li>" in page
     index = json.loads((deployed / "catalog.json").read_text())

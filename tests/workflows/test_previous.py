@@ -7,6 +7,7 @@ processes over HTTP."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -225,3 +226,36 @@ def test_a_hostile_previous_record_refuses_the_catalog_whole(
         served.load(deployed)
     problems = refused.value.problems if isinstance(refused.value, InvalidStartPoint) else []
     assert said in " ".join([str(refused.value), *map(str, problems)])
+
+
+def exercise(into: Path, name: str) -> str:
+    folder = into / name.replace(" ", "_")
+    folder.mkdir(parents=True)
+    (folder / "readme.txt").write_text(f"{name}\n")
+    manifest = {"display_name": name, "visible_filenames": ["readme.txt"]}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return str(folder)
+
+
+def test_a_plain_folder_of_start_points_is_read_as_the_kind_assembled(
+    stores: Stores, tmp_path: Path
+) -> None:
+    """No catalog.json (cyber-dojo's own repos folder, copied out): of the kind assembled."""
+    exercise(tmp_path / "repos", "Fizz")
+    exercise(tmp_path / "repos", "Leap Years")
+    sources = [exercise(tmp_path / "new", "Fizz Buzz"), exercise(tmp_path / "new", "Leap Years")]
+    request = assemble.Request(
+        sources=sources, kind="exercises", output=tmp_path / "c", previous=str(tmp_path / "repos")
+    )
+    assemble.assemble(request, stores)
+    found = served.load(tmp_path / "c")
+    assert (found.kind, found.names, sorted(found.previous)) == (
+        "exercises", ["Fizz Buzz", "Leap Years"], ["Fizz"]
+    )  # fmt: skip
+
+    languages = tmp_path / "languages"
+    shutil.copytree(EXAMPLES / "bash-bats" / "start_point", languages / "0")
+    request = dataclasses.replace(request, previous=str(languages), output=tmp_path / "d")
+    with pytest.raises(InvalidStartPoint, match=f"--previous {languages}: .* nothing assembled"):
+        assemble.assemble(request, stores)
+    assert not (tmp_path / "d").exists()

@@ -99,12 +99,12 @@ class Served:
         )
 
 
-def load(folder: Path) -> Served:
+def load(folder: Path, kind: Kind = "languages") -> Served:
     """Read a catalog folder (catalog.json beside 0/ 1/ ...), or any folder of start points
-    (no provenance then). A served catalog is untrusted like any image: every start point is
+    (no provenance then, and of `kind`: such a folder does not say). A served catalog is untrusted like any image: every start point is
     checked by the rules assemble applies, and the catalog is refused whole, each problem
     named, when any fails. Every file read stays inside its start point's folder."""
-    index = _index(folder)
+    index = _index(folder, kind)
     checked, problems = _checked(folder, index.records, index.kind)
     problems += catalog.problems([catalog.Entry(str(r["manifest"]), m) for m, _, r in checked])
     previous, previous_problems = _checked(folder, index.previous, index.kind)
@@ -187,7 +187,7 @@ class _Index:
     previous: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _index(folder: Path) -> _Index:
+def _index(folder: Path, kind: Kind) -> _Index:
     """The kind, records, replaced catalog and previous records of catalog.json, each
     checked; or, with no catalog.json, every start point found under `folder`."""
     index_path = folder / catalog.INDEX
@@ -195,7 +195,7 @@ def _index(folder: Path) -> _Index:
         found = [d / manifest.MANIFEST for d in lint.find_start_points(folder)]
         if not found:
             raise StartpointsError(f"{folder}: holds no manifest.json")
-        return _Index("languages", [{"manifest": str(p.relative_to(folder))} for p in found])
+        return _Index(kind, [{"manifest": str(p.relative_to(folder))} for p in found])
     where = str(index_path)
     try:
         index = strictjson.loads_bounded(paths.inside(folder, index_path).read_bytes())
@@ -203,9 +203,9 @@ def _index(folder: Path) -> _Index:
         raise StartpointsError(f"{where}: cannot be read: {str(error)[:200]}") from None
     if not isinstance(index, dict):
         raise StartpointsError(f"{where}: must hold a JSON object")
-    kind = index.get("kind", "languages")
-    if kind not in manifest.KINDS:
-        raise StartpointsError(f"{where}: kind {str(kind)[:40]!r} is not one of {manifest.KINDS}")
+    said = index.get("kind", "languages")  # catalog.json says its kind
+    if said not in manifest.KINDS:
+        raise StartpointsError(f"{where}: kind {str(said)[:40]!r} is not one of {manifest.KINDS}")
     records = _records(index.get("start_points"), f"{where}: start_points")
     replaces = index.get("replaces")
     if replaces is not None and not isinstance(replaces, str):
@@ -217,7 +217,7 @@ def _index(folder: Path) -> _Index:
     # 0, 1, 10, 11, ..., 2, by path name by name, not by index.
     ordered = sorted(records, key=lambda r: lint.glob_order(PurePosixPath(r["manifest"])))
     return _Index(
-        kind, ordered, replaces, _records(previous.get("start_points"), f"{where}: previous")
+        said, ordered, replaces, _records(previous.get("start_points"), f"{where}: previous")
     )
 
 

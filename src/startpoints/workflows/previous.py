@@ -56,7 +56,7 @@ def open_previous(text: str, pinned: str, kind: Kind, stores: Stores, workdir: P
     as a served catalog is, and of `kind`."""
     folder = serve.catalog_folder(pinned, stores, workdir)
     try:
-        found = served.load(folder)
+        found = served.load(folder, kind)
     except InvalidStartPoint as error:
         many = words.count(len(error.problems), "problem")
         raise InvalidStartPoint(

@@ -259,3 +259,27 @@ def test_a_plain_folder_of_start_points_is_read_as_the_kind_assembled(
     with pytest.raises(InvalidStartPoint, match=f"--previous {languages}: .* nothing assembled"):
         assemble.assemble(request, stores)
     assert not (tmp_path / "d").exists()
+
+
+def test_a_carried_start_point_is_answered_by_its_display_name_too(
+    stores: Stores, tmp_path: Path
+) -> None:
+    """The previous catalog served "Python, pytest" (every manifest had a language and a test
+    framework); the next one serves display names. A client that asks by the old display_name,
+    as cyber-dojo's lookup allows, gets the old start point, not a current one."""
+    old = [str(EXAMPLES / "python-pytest"), str(EXAMPLES / "bash-bats")]
+    assemble.assemble(assemble.Request(sources=old, output=tmp_path / "v1"), stores)
+    assert served.load(tmp_path / "v1").names == ["Bash, bats", "Python, pytest"]
+    new = [
+        start_point(tmp_path / "v2", "python-pytest", "Python 3.13, pytest 8.4"),
+        start_point(tmp_path / "v2", "bash-bats", "Bash 5.2, bats 1.11"),
+    ]
+    request = assemble.Request(sources=new, output=tmp_path / "c", previous=str(tmp_path / "v1"))
+    assemble.assemble(request, stores)
+    found = served.load(tmp_path / "c")
+    assert sorted(found.previous) == ["Bash, bats", "Python, pytest"]
+    by_display_name = found.manifest("Python 3.12, pytest 8.3")
+    assert by_display_name is found.previous["Python, pytest"]
+    client = TestClient(app.build(found, sha=None))
+    asked = client.post("/manifest", json={"name": "Python 3.12, pytest 8.3"})
+    assert asked.json()["manifest"]["display_name"] == "Python, pytest"

@@ -101,9 +101,10 @@ class Served:
 
 def load(folder: Path, kind: Kind = "languages") -> Served:
     """Read a catalog folder (catalog.json beside 0/ 1/ ...), or any folder of start points
-    (no provenance then, and of `kind`: such a folder does not say). A served catalog is untrusted like any image: every start point is
-    checked by the rules assemble applies, and the catalog is refused whole, each problem
-    named, when any fails. Every file read stays inside its start point's folder."""
+    (no provenance then, and of `kind`: such a folder does not say). A served catalog is
+    untrusted like any image: every start point is checked by the rules assemble applies,
+    and the catalog is refused whole, each problem named, when any fails. Every file read
+    stays inside its start point's folder."""
     index = _index(folder, kind)
     checked, problems = _checked(folder, index.records, index.kind)
     problems += catalog.problems([catalog.Entry(str(r["manifest"]), m) for m, _, r in checked])
@@ -130,7 +131,7 @@ def load(folder: Path, kind: Kind = "languages") -> Served:
                 f"{str(given)[:80]!r} must be a name this catalog does not answer"
             )
         _add(found, given, loaded, directory, record, previous=True)
-        found.aliases.setdefault(str(loaded.get("display_name")), name)
+        found.aliases.setdefault(str(loaded.get("display_name")), given)
     found.start_points.sort(key=lambda s: s["name"])
     found.previous_start_points.sort(key=lambda s: s["name"])
     return found

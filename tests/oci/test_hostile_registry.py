@@ -22,7 +22,7 @@ from startpoints.errors import StoreError
 from startpoints.oci import mediatypes, read
 from startpoints.oci.stores import Stores
 from startpoints.sources.image import ImageSource
-from tests.conftest import FAST_RETRY
+from tests.conftest import EXAMPLES, FAST_RETRY
 from tests.servers import HostileRegistry, answer, wait_until
 
 CONFIG = b'{"architecture":"amd64","os":"linux"}'
@@ -271,6 +271,41 @@ def test_a_signal_during_assemble_leaves_no_staging_behind(
     assert process.returncode in (130, 143)
     assert not list(tmp_path.glob(".startpoints-assemble-*"))
     assert (tmp_path / "catalog" / "catalog.json").is_file()
+
+
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_the_previous_catalog_stalls_ends_at_once(
+    hostile: list[HostileRegistry], tmp_path: Path, sent: int
+) -> None:
+    """`assemble --previous IMAGE` reads that catalog beside the source fetch: a signal while
+    its blobs stall ends that read too, and leaves no staging and no catalog behind."""
+    layer = {"mediaType": mediatypes.OCI_LAYER_GZIP, "digest": "sha256:" + "1" * 64, "size": 99}
+    body = manifest(layers=[layer], annotations={"org.cyber-dojo.start-point": "languages"})
+
+    def registry(handler: http.server.BaseHTTPRequestHandler, closing: threading.Event) -> None:
+        if "/blobs/" in handler.path:
+            stall(handler, closing)
+        elif "/manifests/" in handler.path:
+            answer(handler, 200, body, {"Content-Type": mediatypes.OCI_MANIFEST})
+        else:
+            answer(handler, 200, b"{}")  # the /v2/ probe
+
+    hostile.append(HostileRegistry(registry))
+    command = [
+        sys.executable, "-m", "startpoints", "assemble", str(EXAMPLES / "bash-bats"),
+        "--no-verify-images", "--previous", f"{hostile[0].host}/cd/catalog:1111111",
+        "--output", str(tmp_path / "catalog"),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    asked = lambda: any("/blobs/" in r for r in hostile[0].requests)  # noqa: E731
+    wait_until(asked, "the previous catalog's blobs asked for")
+    started = time.monotonic()
+    process.send_signal(sent)
+    process.communicate(timeout=10)
+    assert process.returncode in (130, 143)
+    assert time.monotonic() - started < 5
+    assert not list(tmp_path.glob(".startpoints-assemble-*"))
+    assert not (tmp_path / "catalog").exists()
 
 
 def test_a_blob_redirected_to_storage_is_fetched_without_the_login(

@@ -117,7 +117,11 @@ def assemble(
                 else None
             )
             fetched = _fetch_all(parsed, staging, stores, request.jobs, say, done)
-            was = opening.result() if opening else None
+            try:
+                was = opening.result() if opening else None
+            except (KeyboardInterrupt, SystemExit):  # a signal: end its registry waits too
+                stores.cancelled.set()
+                raise
         _set_image_names(staging, parsed, request.image_names)
         if request.script_checks and not any(isinstance(f, StartpointsError) for f in fetched):
             sources_by_index = [(i, src.text) for i, src in enumerate(parsed)]

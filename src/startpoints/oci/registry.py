@@ -213,6 +213,8 @@ class RegistryStore:
 
         oras' token backend cannot answer a Basic challenge, so ask once, at `/v2/`.
         """
+        if self._basic is not None:  # asked on every request: no lock once it is known
+            return self._basic
         with self._lock:
             if self._basic is None:
                 try:

@@ -101,21 +101,14 @@ def assemble(
         staging_parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".startpoints-assemble-", dir=staging_parent) as tmp:
         staging = Path(tmp) / "catalog"
-        pinned = previous.pin(request.previous, request.kind, stores) if request.previous else None
+        opening = None
         with ThreadPoolExecutor(max_workers=1) as beside:
-            # the previous catalog is read while the sources are fetched: both mostly wait
-            opening = (
-                beside.submit(
-                    previous.open_previous,
-                    request.previous,
-                    pinned,
-                    request.kind,
-                    stores,
-                    Path(tmp),
+            if text := request.previous:
+                # checked before any source is fetched, then read while they are: both wait
+                pinned = previous.pin(text, request.kind, stores)
+                opening = beside.submit(
+                    previous.open_previous, text, pinned, request.kind, stores, Path(tmp)
                 )
-                if request.previous and pinned
-                else None
-            )
             fetched = _fetch_all(parsed, staging, stores, request.jobs, say, done)
             try:
                 was = opening.result() if opening else None
